@@ -1,0 +1,44 @@
+"""The Celery application, configured from the settings and nothing else."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from facefleet.settings import Settings, load_settings
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "task_default_queue": settings.queue,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # Reliability: a task is acknowledged only when it has finished, so a worker that
+        # dies or is stopped hands its task back to the queue instead of losing it.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_connection_retry_on_startup": True,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "result_expires": settings.result_expires,
+        "task_track_started": True,
+        # Events for Flower.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_pool": settings.worker_pool,
+        "worker_concurrency": settings.worker_concurrency,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    app = Celery("facefleet", include=["facefleet.tasks"])
+    app.conf.update(celery_config(settings or load_settings()))
+    return app
+
+
+app = create_app()

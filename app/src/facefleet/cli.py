@@ -1,0 +1,162 @@
+"""The ``facefleet`` command: analyze locally, enrol people, submit batches, show status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from facefleet.core.gallery import Gallery
+from facefleet.image_files import walk_files
+from facefleet.settings import Settings, SettingsError, load_settings
+
+
+def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.known_folder import gallery_from_folder
+    from facefleet.pipeline import analyze_path
+
+    gallery = gallery_from_folder(args.known, settings) if args.known else Gallery()
+    failed = 0
+    for path in walk_files(args.paths):
+        result = analyze_path(path, settings, gallery)
+        failed += result["status"] != "ok"
+        print(json.dumps(result, sort_keys=True), flush=True)
+    return 0 if failed == 0 or not args.strict else 1
+
+
+def _store(settings: Settings):  # noqa: ANN202 (imports Redis only when needed)
+    import redis
+
+    from facefleet.gallery_store import GalleryStore
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    return GalleryStore(client, settings.gallery_key)
+
+
+def _cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.pipeline import EnrolmentError, encode_single_face, read_limited
+
+    encodings = []
+    try:
+        for photo in walk_files(args.images):
+            encodings.append(encode_single_face(
+                read_limited(photo, settings.max_image_bytes), settings, str(photo)))
+    except (EnrolmentError, OSError) as exc:
+        print(f"facefleet: nothing enrolled: {exc}", file=sys.stderr)
+        return 2
+    total = _store(settings).enroll(args.name, encodings, replace=args.replace)
+    print(f"enrolled {args.name}: {len(encodings)} photo(s) added, {total} in the gallery")
+    return 0
+
+
+def _cmd_gallery(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    if args.action == "remove":
+        if not store.remove(args.name):
+            print(f"facefleet: {args.name} is not enrolled", file=sys.stderr)
+            return 1
+        print(f"removed {args.name}")
+        return 0
+    people = store.people()
+    if args.json:
+        print(json.dumps(people, sort_keys=True))
+    else:
+        for name, count in people.items():
+            print(f"{name}\t{count}")
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.celery_app import create_app
+    from facefleet.submit import Progress, already_done, submit_files
+
+    files = [p.resolve() for p in walk_files(args.paths)]
+    done = already_done(args.out) if args.out else set()
+    app = create_app(settings)
+    progress = Progress(len(files) - len(done & {str(f) for f in files}))
+    out = args.out.open("a", encoding="utf-8") if args.out else sys.stdout
+    try:
+        summary = submit_files(app, settings, files, out, done=done, window=args.window,
+                               task_timeout=args.task_timeout, progress=progress.update)
+    finally:
+        if args.out:
+            out.close()
+    progress.update(summary, final=True)
+    print("summary: " + summary.line(), file=sys.stderr)
+    per_worker = ", ".join(f"{k} {v}" for k, v in sorted(summary.workers.items()))
+    print(f"workers: {per_worker or 'none'}", file=sys.stderr)
+    return 0 if summary.lost == 0 else 1
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.celery_app import create_app
+    from facefleet.fleet_status import fleet_status, format_status
+
+    status = fleet_status(create_app(settings), settings, timeout=args.timeout)
+    print(json.dumps(status, sort_keys=True) if args.json else format_status(status))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facefleet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    analyze = sub.add_parser("analyze", help="analyse images in this process (no broker)")
+    analyze.add_argument("--known", type=Path,
+                         help="folder with one subfolder of photos per known person")
+    analyze.add_argument("--strict", action="store_true",
+                         help="exit 1 when any image has an error")
+    analyze.add_argument("paths", nargs="+", type=Path)
+    analyze.set_defaults(func=_cmd_analyze)
+
+    enroll = sub.add_parser("enroll", help="add a person's photos to the shared gallery")
+    enroll.add_argument("name")
+    enroll.add_argument("images", nargs="+", type=Path)
+    enroll.add_argument("--replace", action="store_true",
+                        help="replace the person's photos instead of adding to them")
+    enroll.set_defaults(func=_cmd_enroll)
+
+    gallery = sub.add_parser("gallery", help="list or remove enrolled people")
+    gallery_sub = gallery.add_subparsers(dest="action", required=True)
+    listing = gallery_sub.add_parser("list")
+    listing.add_argument("--json", action="store_true")
+    remove = gallery_sub.add_parser("remove")
+    remove.add_argument("name")
+    gallery.set_defaults(func=_cmd_gallery)
+
+    submit = sub.add_parser("submit", help="send images to the workers, collect results")
+    submit.add_argument("paths", nargs="+", type=Path)
+    submit.add_argument("--out", type=Path,
+                        help="JSON lines file; a second run with it skips images already done")
+    submit.add_argument("--window", type=int, default=64,
+                        help="most tasks in flight at once (bounds Redis memory)")
+    submit.add_argument("--task-timeout", type=float, default=3600.0,
+                        help="seconds after which a task without result counts as lost")
+    submit.set_defaults(func=_cmd_submit)
+
+    status = sub.add_parser("status", help="workers, active tasks and queue depth")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--timeout", type=float, default=2.0,
+                        help="seconds to wait for workers to answer")
+    status.set_defaults(func=_cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        settings = load_settings()
+        return int(args.func(args, settings))
+    except (SettingsError, FileNotFoundError) as exc:
+        print(f"facefleet: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nfacefleet: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

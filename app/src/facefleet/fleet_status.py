@@ -1,0 +1,57 @@
+"""What the fleet is doing: workers, their pools, active tasks and the queue depth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from celery import Celery
+
+from facefleet.settings import Settings
+
+
+def queue_depth(settings: Settings) -> int:
+    """Tasks waiting in the queue: the seed's ``redis-cli llen celery``."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    try:
+        return int(client.llen(settings.queue))
+    finally:
+        client.close()
+
+
+def fleet_status(app: Celery, settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
+    inspect = app.control.inspect(timeout=timeout)
+    stats = inspect.stats() or {}
+    active = inspect.active() or {}
+    workers = []
+    for node in sorted(set(stats) | set(active)):
+        node_stats = stats.get(node, {})
+        pool = node_stats.get("pool", {})
+        workers.append({
+            "node": node,
+            "pid": node_stats.get("pid"),
+            "pool": str(pool.get("implementation", "")).rsplit(":", 1)[-1],
+            "concurrency": pool.get("max-concurrency"),
+            "active": len(active.get(node, [])),
+            "processed": sum((node_stats.get("total") or {}).values()),
+            "rss_kb": (node_stats.get("rusage") or {}).get("maxrss"),
+        })
+    capacity = sum(w["concurrency"] or 0 for w in workers)
+    return {
+        "queue": settings.queue,
+        "queue_depth": queue_depth(settings),
+        "workers": workers,
+        "capacity": capacity,
+        "active": sum(w["active"] for w in workers),
+    }
+
+
+def format_status(status: dict[str, Any]) -> str:
+    lines = [f"{'node':<32} {'pid':>7} {'pool':<8} {'conc':>4} {'active':>6} {'done':>7}"]
+    for w in status["workers"]:
+        lines.append(f"{w['node']:<32} {w['pid'] or '-':>7} {w['pool']:<8} "
+                     f"{w['concurrency'] or '-':>4} {w['active']:>6} {w['processed']:>7}")
+    lines.append(f"workers: {len(status['workers'])}  capacity: {status['capacity']}  "
+                 f"active: {status['active']}  queue '{status['queue']}': "
+                 f"{status['queue_depth']} waiting")
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""The gallery of enrolled people, kept in Redis so that every worker sees the same one.
+
+Layout: a hash ``<key>`` maps each name to a JSON list of 128-d encodings, and
+``<key>:version`` is incremented on every change. Workers cache the gallery and reload
+it when the version moves, so enrolments take effect without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+
+import redis
+
+from facefleet.core.gallery import Gallery
+
+
+class GalleryStore:
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._client = client
+        self._key = key
+        self._version_key = f"{key}:version"
+
+    def enroll(self, name: str, encodings: Sequence[Sequence[float]], replace: bool = False
+               ) -> int:
+        """Add encodings to ``name`` (or replace them); returns how many the person has."""
+        if not name.strip():
+            raise ValueError("a person's name must not be empty")
+        rows = [list(map(float, e)) for e in encodings]
+        if any(len(row) != 128 for row in rows):
+            raise ValueError("encodings must have 128 values")
+        with self._client.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(self._key)
+                    existing = [] if replace else self._person(pipe, name)
+                    merged = existing + rows
+                    pipe.multi()
+                    pipe.hset(self._key, name, json.dumps(merged))
+                    pipe.incr(self._version_key)
+                    pipe.execute()
+                    return len(merged)
+                except redis.WatchError:
+                    continue
+
+    def _person(self, client: redis.Redis | redis.client.Pipeline, name: str
+                ) -> list[list[float]]:
+        raw = client.hget(self._key, name)
+        return json.loads(raw) if raw else []
+
+    def remove(self, name: str) -> bool:
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._key, name)
+            pipe.incr(self._version_key)
+            removed, _ = pipe.execute()
+        return bool(removed)
+
+    def people(self) -> dict[str, int]:
+        """Each enrolled name with its number of encodings."""
+        raw = self._client.hgetall(self._key)
+        return {k.decode(): len(json.loads(v)) for k, v in sorted(raw.items())}
+
+    def version(self) -> int:
+        return int(self._client.get(self._version_key) or 0)
+
+    def load(self) -> tuple[int, Gallery]:
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.get(self._version_key)
+            pipe.hgetall(self._key)
+            version, raw = pipe.execute()
+        people = {k.decode(): json.loads(v) for k, v in raw.items()}
+        return int(version or 0), Gallery.from_people(people)
+
+
+class CachedGallery:
+    """A worker's copy of the gallery: one GET per call, a reload only after a change."""
+
+    def __init__(self, store: GalleryStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._version = -1
+        self._gallery = Gallery()
+
+    def current(self) -> Gallery:
+        version = self._store.version()
+        if version != self._version:
+            with self._lock:
+                if version != self._version:
+                    self._version, self._gallery = self._store.load()
+        return self._gallery

@@ -1,0 +1,67 @@
+"""The pipeline wired to the settings: what the CLI, the tasks and the tests call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facefleet.core.analysis import (
+    AnalysisOptions,
+    ImageResult,
+    analyze_bytes,
+    error_result,
+    faces_in,
+)
+from facefleet.core.face_engine import DetectorOptions, FaceEngine, shared_engine
+from facefleet.core.gallery import Gallery
+from facefleet.core.image_loading import BadImage, ImageLimits, decode_image
+from facefleet.core.model_files import locate_model_files
+from facefleet.settings import Settings
+
+
+def analysis_options(settings: Settings) -> AnalysisOptions:
+    return AnalysisOptions(
+        detector=DetectorOptions(kind=settings.detector, upsample=settings.upsample),
+        limits=ImageLimits(max_bytes=settings.max_image_bytes,
+                           max_pixels=settings.max_image_pixels),
+        tolerance=settings.tolerance,
+        num_jitters=settings.num_jitters,
+    )
+
+
+def engine_for(settings: Settings) -> FaceEngine:
+    return shared_engine(locate_model_files(settings.models_dir))
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """Read a file, but not more than one byte past the limit (the check needs only that)."""
+    with path.open("rb") as handle:
+        return handle.read(max_bytes + 1)
+
+
+def analyze_path(path: Path, settings: Settings, gallery: Gallery) -> ImageResult:
+    try:
+        data = read_limited(path, settings.max_image_bytes)
+    except OSError as exc:
+        return error_result(str(path), f"cannot read file: {exc.strerror or exc}")
+    return analyze_bytes(str(path), data, engine_for(settings), gallery,
+                         analysis_options(settings))
+
+
+class EnrolmentError(ValueError):
+    """An enrolment image does not show exactly one face."""
+
+
+def encode_single_face(data: bytes, settings: Settings, label: str) -> list[float]:
+    """The encoding of the one face in an enrolment image."""
+    options = analysis_options(settings)
+    try:
+        pixels = decode_image(data, options.limits)
+    except BadImage as exc:
+        raise EnrolmentError(f"{label}: {exc}") from None
+    _, encodings, _ = faces_in(pixels, engine_for(settings), options)
+    if len(encodings) != 1:
+        raise EnrolmentError(
+            f"{label}: an enrolment photo must show exactly one face, this one shows "
+            f"{len(encodings)}"
+        )
+    return [float(x) for x in encodings[0]]

@@ -1,0 +1,135 @@
+"""Every setting of the app, read in one place.
+
+Order of precedence, lowest first:
+1. the defaults below;
+2. the TOML file named by ``FACEFLEET_CONFIG`` (default ``/etc/facefleet/facefleet.toml``,
+   written by the Ansible ``app`` role), if it exists;
+3. environment variables ``FACEFLEET_<FIELD>`` (upper case), plus the seed's
+   ``CELERY_WORKER_POOL`` and ``CELERY_WORKER_CONCURRENCY``.
+
+This module imports neither Celery nor Redis: the pure pipeline reads its options from it too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/facefleet/facefleet.toml")
+
+# Environment names kept from the seed's docker-compose deployment.
+SEED_ENV_ALIASES = {
+    "CELERY_WORKER_POOL": "worker_pool",
+    "CELERY_WORKER_CONCURRENCY": "worker_concurrency",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Broker and result store (one Redis). The password goes inside the URL:
+    # redis://:PASSWORD@host:6379/0
+    redis_url: str = "redis://localhost:6379/0"
+    # Queue the tasks go to; its depth is `redis-cli llen <queue>`.
+    queue: str = "celery"
+    # Pool and concurrency a worker starts with unless its command line says otherwise.
+    worker_pool: str = "prefork"
+    worker_concurrency: int = 4
+    # Soft limit: the task gets an exception it turns into an error result (prefork only).
+    task_soft_time_limit: int = 120
+    # Hard limit: the pool kills the task's process (prefork only).
+    task_time_limit: int = 150
+    # Seconds before the broker gives an unacknowledged task to another worker.
+    # Must exceed task_time_limit, or long tasks run twice.
+    visibility_timeout: int = 600
+    # Seconds a result stays in Redis.
+    result_expires: int = 86400
+    # Face detector: "hog" (CPU default) or "cnn" (about 100x slower on a CPU).
+    detector: str = "hog"
+    # Times the detector upsamples the image; 1 finds smaller faces, 0 is about 4x faster.
+    upsample: int = 1
+    # Largest distance at which a face still gets a gallery name.
+    tolerance: float = 0.6
+    # Re-sampling passes per encoding (face_recognition's num_jitters).
+    num_jitters: int = 1
+    # Input files larger than this many bytes are refused.
+    max_image_bytes: int = 20 * 1024 * 1024
+    # Images with more pixels than this are refused before they are decoded.
+    max_image_pixels: int = 40_000_000
+    # Folder of the dlib model files; empty means the face-recognition-models package.
+    models_dir: str = ""
+    # Redis key prefix of the shared gallery.
+    gallery_key: str = "facefleet:gallery"
+
+    def __post_init__(self) -> None:
+        if self.worker_pool not in ("prefork", "threads", "solo"):
+            raise SettingsError(f"worker_pool must be prefork, threads or solo, not {self.worker_pool!r}")
+        if self.detector not in ("hog", "cnn"):
+            raise SettingsError(f"detector must be hog or cnn, not {self.detector!r}")
+        if self.worker_concurrency < 1:
+            raise SettingsError("worker_concurrency must be at least 1")
+        if not 0 < self.tolerance <= 2:
+            raise SettingsError("tolerance must be in (0, 2]")
+        if self.upsample < 0 or self.num_jitters < 1:
+            raise SettingsError("upsample must be >= 0 and num_jitters >= 1")
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise SettingsError("task_soft_time_limit must be below task_time_limit")
+        if self.visibility_timeout <= self.task_time_limit:
+            raise SettingsError(
+                f"visibility_timeout ({self.visibility_timeout}) must exceed "
+                f"task_time_limit ({self.task_time_limit}), or long tasks are delivered twice"
+            )
+        if self.max_image_bytes < 1 or self.max_image_pixels < 1:
+            raise SettingsError("image limits must be positive")
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    try:
+        if kind is bool:
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_path: Path | None = None
+) -> Settings:
+    """Build the settings from defaults, the config file and the environment."""
+    env = os.environ if environ is None else environ
+    kinds = {f.name: type(f.default) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_path or Path(env.get("FACEFLEET_CONFIG", str(DEFAULT_CONFIG_PATH)))
+    if path.is_file():
+        with path.open("rb") as handle:
+            try:
+                document = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{path}: {exc}") from exc
+        for key, raw in document.items():
+            if key not in kinds:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, kinds[key])
+
+    for env_name, field_name in SEED_ENV_ALIASES.items():
+        if env_name in env:
+            values[field_name] = _coerce(env_name, env[env_name], kinds[field_name])
+    for field_name, kind in kinds.items():
+        env_name = "FACEFLEET_" + field_name.upper()
+        if env_name in env:
+            values[field_name] = _coerce(env_name, env[env_name], kind)
+    return Settings(**values)
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    """A copy of ``settings`` with some fields changed (validated again)."""
+    return dataclasses.replace(settings, **changes)
