@@ -41,8 +41,11 @@ def _cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     encodings = []
     try:
         for photo in walk_files(args.images):
-            encodings.append(encode_single_face(
-                read_limited(photo, settings.max_image_bytes), settings, str(photo)))
+            encodings.append(
+                encode_single_face(
+                    read_limited(photo, settings.max_image_bytes), settings, str(photo)
+                )
+            )
     except (EnrolmentError, OSError) as exc:
         print(f"facefleet: nothing enrolled: {exc}", file=sys.stderr)
         return 2
@@ -78,8 +81,16 @@ def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     progress = Progress(len(files) - len(done & {str(f) for f in files}))
     out = args.out.open("a", encoding="utf-8") if args.out else sys.stdout
     try:
-        summary = submit_files(app, settings, files, out, done=done, window=args.window,
-                               task_timeout=args.task_timeout, progress=progress.update)
+        summary = submit_files(
+            app,
+            settings,
+            files,
+            out,
+            done=done,
+            window=args.window,
+            task_timeout=args.task_timeout,
+            progress=progress.update,
+        )
     finally:
         if args.out:
             out.close()
@@ -104,18 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     analyze = sub.add_parser("analyze", help="analyse images in this process (no broker)")
-    analyze.add_argument("--known", type=Path,
-                         help="folder with one subfolder of photos per known person")
-    analyze.add_argument("--strict", action="store_true",
-                         help="exit 1 when any image has an error")
+    analyze.add_argument(
+        "--known", type=Path, help="folder with one subfolder of photos per known person"
+    )
+    analyze.add_argument("--strict", action="store_true", help="exit 1 when any image has an error")
     analyze.add_argument("paths", nargs="+", type=Path)
     analyze.set_defaults(func=_cmd_analyze)
 
     enroll = sub.add_parser("enroll", help="add a person's photos to the shared gallery")
     enroll.add_argument("name")
     enroll.add_argument("images", nargs="+", type=Path)
-    enroll.add_argument("--replace", action="store_true",
-                        help="replace the person's photos instead of adding to them")
+    enroll.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the person's photos instead of adding to them",
+    )
     enroll.set_defaults(func=_cmd_enroll)
 
     gallery = sub.add_parser("gallery", help="list or remove enrolled people")
@@ -128,18 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = sub.add_parser("submit", help="send images to the workers, collect results")
     submit.add_argument("paths", nargs="+", type=Path)
-    submit.add_argument("--out", type=Path,
-                        help="JSON lines file; a second run with it skips images already done")
-    submit.add_argument("--window", type=int, default=64,
-                        help="most tasks in flight at once (bounds Redis memory)")
-    submit.add_argument("--task-timeout", type=float, default=3600.0,
-                        help="seconds after which a task without result counts as lost")
+    submit.add_argument(
+        "--out", type=Path, help="JSON lines file; a second run with it skips images already done"
+    )
+    submit.add_argument(
+        "--window", type=int, default=64, help="most tasks in flight at once (bounds Redis memory)"
+    )
+    submit.add_argument(
+        "--task-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds after which a task without result counts as lost",
+    )
     submit.set_defaults(func=_cmd_submit)
 
     status = sub.add_parser("status", help="workers, active tasks and queue depth")
     status.add_argument("--json", action="store_true")
-    status.add_argument("--timeout", type=float, default=2.0,
-                        help="seconds to wait for workers to answer")
+    status.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds to wait for workers to answer"
+    )
     status.set_defaults(func=_cmd_status)
     return parser
 

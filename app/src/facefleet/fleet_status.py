@@ -10,6 +10,12 @@ from celery import Celery
 from facefleet.settings import Settings
 
 
+def pool_name(implementation: str) -> str:
+    """'celery.concurrency.thread:TaskPool' -> 'threads', the name --pool takes."""
+    module = implementation.split(":", 1)[0].rsplit(".", 1)[-1]
+    return {"thread": "threads"}.get(module, module)
+
+
 def queue_depth(settings: Settings) -> int:
     """Tasks waiting in the queue: the seed's ``redis-cli llen celery``."""
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
@@ -27,15 +33,17 @@ def fleet_status(app: Celery, settings: Settings, timeout: float = 2.0) -> dict[
     for node in sorted(set(stats) | set(active)):
         node_stats = stats.get(node, {})
         pool = node_stats.get("pool", {})
-        workers.append({
-            "node": node,
-            "pid": node_stats.get("pid"),
-            "pool": str(pool.get("implementation", "")).rsplit(":", 1)[-1],
-            "concurrency": pool.get("max-concurrency"),
-            "active": len(active.get(node, [])),
-            "processed": sum((node_stats.get("total") or {}).values()),
-            "rss_kb": (node_stats.get("rusage") or {}).get("maxrss"),
-        })
+        workers.append(
+            {
+                "node": node,
+                "pid": node_stats.get("pid"),
+                "pool": pool_name(str(pool.get("implementation", ""))),
+                "concurrency": pool.get("max-concurrency"),
+                "active": len(active.get(node, [])),
+                "processed": sum((node_stats.get("total") or {}).values()),
+                "rss_kb": (node_stats.get("rusage") or {}).get("maxrss"),
+            }
+        )
     capacity = sum(w["concurrency"] or 0 for w in workers)
     return {
         "queue": settings.queue,
@@ -49,9 +57,13 @@ def fleet_status(app: Celery, settings: Settings, timeout: float = 2.0) -> dict[
 def format_status(status: dict[str, Any]) -> str:
     lines = [f"{'node':<32} {'pid':>7} {'pool':<8} {'conc':>4} {'active':>6} {'done':>7}"]
     for w in status["workers"]:
-        lines.append(f"{w['node']:<32} {w['pid'] or '-':>7} {w['pool']:<8} "
-                     f"{w['concurrency'] or '-':>4} {w['active']:>6} {w['processed']:>7}")
-    lines.append(f"workers: {len(status['workers'])}  capacity: {status['capacity']}  "
-                 f"active: {status['active']}  queue '{status['queue']}': "
-                 f"{status['queue_depth']} waiting")
+        lines.append(
+            f"{w['node']:<32} {w['pid'] or '-':>7} {w['pool']:<8} "
+            f"{w['concurrency'] or '-':>4} {w['active']:>6} {w['processed']:>7}"
+        )
+    lines.append(
+        f"workers: {len(status['workers'])}  capacity: {status['capacity']}  "
+        f"active: {status['active']}  queue '{status['queue']}': "
+        f"{status['queue_depth']} waiting"
+    )
     return "\n".join(lines)

@@ -22,8 +22,7 @@ class GalleryStore:
         self._key = key
         self._version_key = f"{key}:version"
 
-    def enroll(self, name: str, encodings: Sequence[Sequence[float]], replace: bool = False
-               ) -> int:
+    def enroll(self, name: str, encodings: Sequence[Sequence[float]], replace: bool = False) -> int:
         """Add encodings to ``name`` (or replace them); returns how many the person has."""
         if not name.strip():
             raise ValueError("a person's name must not be empty")
@@ -44,8 +43,7 @@ class GalleryStore:
                 except redis.WatchError:
                     continue
 
-    def _person(self, client: redis.Redis | redis.client.Pipeline, name: str
-                ) -> list[list[float]]:
+    def _person(self, client: redis.Redis | redis.client.Pipeline, name: str) -> list[list[float]]:
         raw = client.hget(self._key, name)
         return json.loads(raw) if raw else []
 

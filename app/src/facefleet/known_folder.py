@@ -15,8 +15,7 @@ from facefleet.pipeline import EnrolmentError, encode_single_face, read_limited
 from facefleet.settings import Settings
 
 
-def gallery_from_folder(folder: Path, settings: Settings, warnings: TextIO = sys.stderr
-                        ) -> Gallery:
+def gallery_from_folder(folder: Path, settings: Settings, warnings: TextIO = sys.stderr) -> Gallery:
     if not folder.is_dir():
         raise FileNotFoundError(f"known-people folder not found: {folder}")
     people: dict[str, list[list[float]]] = {}
@@ -25,7 +24,8 @@ def gallery_from_folder(folder: Path, settings: Settings, warnings: TextIO = sys
             try:
                 data = read_limited(photo, settings.max_image_bytes)
                 people.setdefault(person_dir.name, []).append(
-                    encode_single_face(data, settings, str(photo)))
+                    encode_single_face(data, settings, str(photo))
+                )
             except (EnrolmentError, OSError) as exc:
                 print(f"facefleet: skipping known photo: {exc}", file=warnings)
     return Gallery.from_people(people)

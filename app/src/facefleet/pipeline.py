@@ -13,7 +13,7 @@ from facefleet.core.analysis import (
 )
 from facefleet.core.face_engine import DetectorOptions, FaceEngine, shared_engine
 from facefleet.core.gallery import Gallery
-from facefleet.core.image_loading import BadImage, ImageLimits, decode_image
+from facefleet.core.image_loading import BadImage, ImageLimits, check_file_size, decode_image
 from facefleet.core.model_files import locate_model_files
 from facefleet.settings import Settings
 
@@ -21,8 +21,9 @@ from facefleet.settings import Settings
 def analysis_options(settings: Settings) -> AnalysisOptions:
     return AnalysisOptions(
         detector=DetectorOptions(kind=settings.detector, upsample=settings.upsample),
-        limits=ImageLimits(max_bytes=settings.max_image_bytes,
-                           max_pixels=settings.max_image_pixels),
+        limits=ImageLimits(
+            max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+        ),
         tolerance=settings.tolerance,
         num_jitters=settings.num_jitters,
     )
@@ -39,12 +40,15 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
 
 
 def analyze_path(path: Path, settings: Settings, gallery: Gallery) -> ImageResult:
+    options = analysis_options(settings)
     try:
+        check_file_size(path.stat().st_size, options.limits)
         data = read_limited(path, settings.max_image_bytes)
+    except BadImage as exc:
+        return error_result(str(path), str(exc))
     except OSError as exc:
         return error_result(str(path), f"cannot read file: {exc.strerror or exc}")
-    return analyze_bytes(str(path), data, engine_for(settings), gallery,
-                         analysis_options(settings))
+    return analyze_bytes(str(path), data, engine_for(settings), gallery, options)
 
 
 class EnrolmentError(ValueError):

@@ -71,7 +71,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.worker_pool not in ("prefork", "threads", "solo"):
-            raise SettingsError(f"worker_pool must be prefork, threads or solo, not {self.worker_pool!r}")
+            raise SettingsError(
+                f"worker_pool must be prefork, threads or solo, not {self.worker_pool!r}"
+            )
         if self.detector not in ("hog", "cnn"):
             raise SettingsError(f"detector must be hog or cnn, not {self.detector!r}")
         if self.worker_concurrency < 1:

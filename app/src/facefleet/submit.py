@@ -46,9 +46,11 @@ class SubmitSummary:
 
     def line(self) -> str:
         rate = self.done / self.seconds if self.seconds else 0.0
-        return (f"submitted {self.sent}, skipped {self.skipped} already done: "
-                f"ok {self.ok}, error {self.error}, faces {self.faces}, lost {self.lost}, "
-                f"{rate:.2f} images/s over {self.seconds:.1f} s")
+        return (
+            f"submitted {self.sent}, skipped {self.skipped} already done: "
+            f"ok {self.ok}, error {self.error}, faces {self.faces}, lost {self.lost}, "
+            f"{rate:.2f} images/s over {self.seconds:.1f} s"
+        )
 
 
 def already_done(out: Path) -> set[str]:
@@ -84,8 +86,10 @@ class Progress:
         width = 30
         filled = width * done // self.total if self.total else width
         rate = done / (now - self.started) if now > self.started else 0.0
-        text = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
-                f"ok {summary.ok} error {summary.error} {rate:.2f} img/s")
+        text = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
+            f"ok {summary.ok} error {summary.error} {rate:.2f} img/s"
+        )
         if self.tty:
             self.stream.write("\r" + text + ("\n" if final else ""))
         else:
@@ -156,8 +160,7 @@ def submit_files(
         if not pending:
             continue
         try:
-            for task_id, meta in app.backend.get_many(set(pending), interval=0.1,
-                                                      max_iterations=1):
+            for task_id, meta in app.backend.get_many(set(pending), interval=0.1, max_iterations=1):
                 image, _ = pending.pop(task_id)
                 write(_result_from_meta(image, meta))
                 app.AsyncResult(task_id).forget()
@@ -168,8 +171,9 @@ def submit_files(
             if now - sent_at > task_timeout:
                 pending.pop(task_id)
                 summary.lost += 1
-                write(error_result(image, f"no result within {task_timeout:.0f} s "
-                                          f"(task {task_id})"))
+                write(
+                    error_result(image, f"no result within {task_timeout:.0f} s (task {task_id})")
+                )
         summary.seconds = time.monotonic() - started
         if progress:
             progress(summary)

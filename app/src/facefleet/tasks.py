@@ -52,9 +52,14 @@ def _load_detector_in_child(**_: Any) -> None:
     engine_for(_settings()).warm_up(_settings().detector)
 
 
-@app.task(name=ANALYZE_IMAGE, bind=True,
-          autoretry_for=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
-          retry_backoff=True, retry_backoff_max=30, max_retries=10)
+@app.task(
+    name=ANALYZE_IMAGE,
+    bind=True,
+    autoretry_for=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=10,
+)
 def analyze_image(self: Task, image: str, data_b64: str) -> ImageResult:
     """Analyse one image sent as base64; always returns a result, ok or error."""
     settings = _settings()
@@ -65,11 +70,13 @@ def analyze_image(self: Task, image: str, data_b64: str) -> ImageResult:
     else:
         gallery = _gallery().current()
         try:
-            result = analyze_bytes(image, data, engine_for(settings), gallery,
-                                   analysis_options(settings))
+            result = analyze_bytes(
+                image, data, engine_for(settings), gallery, analysis_options(settings)
+            )
         except SoftTimeLimitExceeded:
             result = error_result(
-                image, f"took longer than the {settings.task_soft_time_limit} s time limit")
+                image, f"took longer than the {settings.task_soft_time_limit} s time limit"
+            )
     result["worker"] = self.request.hostname or ""
     result["pid"] = os.getpid()
     return result

@@ -42,14 +42,15 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def error_result(image: str, reason: str, timings: dict[str, float] | None = None
-                 ) -> ImageResult:
-    return ImageResult(image=image, status="error", faces=[], error=reason, size=None,
-                       timings_ms=timings or {})
+def error_result(image: str, reason: str, timings: dict[str, float] | None = None) -> ImageResult:
+    return ImageResult(
+        image=image, status="error", faces=[], error=reason, size=None, timings_ms=timings or {}
+    )
 
 
-def faces_in(pixels: np.ndarray, engine: FaceEngine, options: AnalysisOptions
-             ) -> tuple[list[Box], list[np.ndarray], dict[str, float]]:
+def faces_in(
+    pixels: np.ndarray, engine: FaceEngine, options: AnalysisOptions
+) -> tuple[list[Box], list[np.ndarray], dict[str, float]]:
     """Boxes and encodings of every face in ``pixels``, with the time each step took."""
     start = time.perf_counter()
     boxes = engine.locate(pixels, options.detector)
@@ -59,8 +60,9 @@ def faces_in(pixels: np.ndarray, engine: FaceEngine, options: AnalysisOptions
     return boxes, encodings, {"detect": detect_ms, "encode": _ms(start)}
 
 
-def analyze_bytes(image: str, data: bytes, engine: FaceEngine, gallery: Gallery,
-                  options: AnalysisOptions) -> ImageResult:
+def analyze_bytes(
+    image: str, data: bytes, engine: FaceEngine, gallery: Gallery, options: AnalysisOptions
+) -> ImageResult:
     """Analyse one image. Never raises for bad input: the result says what went wrong."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -85,8 +87,9 @@ def analyze_bytes(image: str, data: bytes, engine: FaceEngine, gallery: Gallery,
         return error_result(image, f"analysis failed: {type(exc).__name__}: {exc}", timings)
     timings["total"] = _ms(started)
     height, width = pixels.shape[:2]
-    return ImageResult(image=image, status="ok", faces=faces, error=None,
-                       size=[width, height], timings_ms=timings)
+    return ImageResult(
+        image=image, status="ok", faces=faces, error=None, size=[width, height], timings_ms=timings
+    )
 
 
 def summarize(results: list[ImageResult]) -> dict[str, Any]:

@@ -77,8 +77,9 @@ class FaceEngine:
             found = [detection.rect for detection in found]
         return [_trimmed_box(rect, height, width) for rect in found]
 
-    def encode(self, pixels: np.ndarray, boxes: Sequence[Box], num_jitters: int = 1
-               ) -> list[np.ndarray]:
+    def encode(
+        self, pixels: np.ndarray, boxes: Sequence[Box], num_jitters: int = 1
+    ) -> list[np.ndarray]:
         if not boxes:
             return []
         rects = [dlib.rectangle(left, top, right, bottom) for top, right, bottom, left in boxes]

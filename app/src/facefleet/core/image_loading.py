@@ -12,6 +12,23 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 _WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
+# File signatures, to tell a damaged image from something that never was one.
+_SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF8": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"BM": "BMP",
+}
+
+
+def _claimed_format(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES.items() if data.startswith(magic)), None)
+
+
 class BadImage(ValueError):
     """The input is not an image this pipeline can read; the message says why, in one line."""
 
@@ -59,6 +76,9 @@ def decode_image(data: bytes, limits: ImageLimits) -> np.ndarray:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
+        claimed = _claimed_format(data)
+        if claimed:
+            raise BadImage(f"corrupt {claimed}: its header cannot be read") from None
         raise BadImage("not an image: unrecognised file format") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadImage(f"image too large: {exc}") from None

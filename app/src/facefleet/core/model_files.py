@@ -32,8 +32,11 @@ class ModelFiles:
             face_encoder=folder / "dlib_face_recognition_resnet_model_v1.dat",
             cnn_detector=folder / "mmod_human_face_detector.dat",
         )
-        missing = [str(p) for p in (files.shape_predictor_5, files.face_encoder,
-                                    files.cnn_detector) if not p.is_file()]
+        missing = [
+            str(p)
+            for p in (files.shape_predictor_5, files.face_encoder, files.cnn_detector)
+            if not p.is_file()
+        ]
         if missing:
             raise ModelFilesMissing("face model files missing: " + ", ".join(missing))
         return files
