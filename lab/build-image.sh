@@ -28,10 +28,10 @@ root=$(mktemp -d /var/tmp/facefleet-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 start=$(date +%s)
 say "debootstrap bookworm into $root (about 75 s)"
-# What a minimal Debian VM has: systemd as init, Python for Ansible, and the
+# What a minimal Debian VM has: systemd as init, sudo, Python for Ansible, and the
 # few tools the verifiers call (ps, ip).
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,procps \
+  --include=systemd,systemd-sysv,dbus,sudo,python3,python3-apt,iproute2,procps \
   bookworm "$root" "$mirror" >/dev/null
 
 # Fresh apt lists make the first apt task on a lab host fast, as on a cloud VM.

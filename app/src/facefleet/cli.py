@@ -110,6 +110,21 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_ping(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.celery_app import create_app
+    from facefleet.fleet_status import wait_for_nodes
+
+    missing = wait_for_nodes(create_app(settings), args.nodes, args.timeout)
+    if missing:
+        print(
+            f"facefleet: no answer within {args.timeout:.0f} s from: {', '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{len(args.nodes)} node(s) answered: {', '.join(args.nodes)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facefleet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=2.0, help="seconds to wait for workers to answer"
     )
     status.set_defaults(func=_cmd_status)
+
+    ping = sub.add_parser("ping", help="wait until the named worker nodes answer")
+    ping.add_argument("nodes", nargs="+", help="node names, such as celery1@worker1")
+    ping.add_argument("--timeout", type=float, default=60.0)
+    ping.set_defaults(func=_cmd_ping)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis
@@ -67,3 +68,13 @@ def format_status(status: dict[str, Any]) -> str:
         f"{status['queue_depth']} waiting"
     )
     return "\n".join(lines)
+
+
+def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
+    """Ping ``nodes`` until all answer or ``timeout`` passes; returns those still silent."""
+    deadline = time.monotonic() + timeout
+    waiting = set(nodes)
+    while waiting and time.monotonic() < deadline:
+        for reply in app.control.ping(sorted(waiting), timeout=1.0) or []:
+            waiting -= set(reply)
+    return sorted(waiting)
