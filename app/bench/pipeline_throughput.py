@@ -176,7 +176,8 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(
-        f"{'mode':<40} {'images/s':>9} {'ratio':>6} {'faces':>6}  memory (main process RSS; PSS of it and its children)"
+        f"{'mode':<40} {'images/s':>9} {'ratio':>6} {'faces':>6}  "
+        "memory (main process RSS; PSS of it and its children)"
     )
     for name, rate, faces, memory in rows:
         print(f"{name:<40} {rate:>9.2f} {rate / bare_rate:>6.2f} {faces:>6}  {memory}")
