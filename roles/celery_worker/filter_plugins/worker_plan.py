@@ -42,13 +42,9 @@ def plan_workers(
     if total < 0:
         raise PlanError(f"the worker count must not be negative, not {total}")
     if budget_mb <= 0:
-        raise PlanError(
-            f"the memory budget per worker must be positive, not {budget_mb} MB"
-        )
+        raise PlanError(f"the memory budget per worker must be positive, not {budget_mb} MB")
     if not hosts and total:
-        raise PlanError(
-            f"{total} workers asked for, but the workers group has no hosts"
-        )
+        raise PlanError(f"{total} workers asked for, but the workers group has no hosts")
 
     plan = {host.name: 0 for host in hosts}
     for host in hosts:
@@ -56,9 +52,7 @@ def plan_workers(
             continue
         room = host.room(budget_mb, reserve_mb)
         if host.pinned < 0:
-            raise PlanError(
-                f"host {host.name}: pinned worker count {host.pinned} is negative"
-            )
+            raise PlanError(f"host {host.name}: pinned worker count {host.pinned} is negative")
         if host.pinned > room:
             raise PlanError(
                 f"host {host.name}: {host.pinned} pinned workers x {budget_mb} MB = "
@@ -73,8 +67,7 @@ def plan_workers(
     if remaining < 0:
         pins = ", ".join(f"{h.name}={h.pinned}" for h in hosts if h.pinned is not None)
         raise PlanError(
-            f"pinned workers ({pins}) add up to {pinned_total}, more than the "
-            f"{total} asked for"
+            f"pinned workers ({pins}) add up to {pinned_total}, more than the {total} asked for"
         )
 
     free = [h for h in hosts if h.pinned is None]
@@ -87,8 +80,7 @@ def plan_workers(
         if not candidates:
             detail = (
                 ", ".join(
-                    f"{h.name} room for {rooms[h.name]} ({h.memory_mb} MB, "
-                    f"{h.vcpus} vCPUs)"
+                    f"{h.name} room for {rooms[h.name]} ({h.memory_mb} MB, {h.vcpus} vCPUs)"
                     for h in free
                 )
                 or "no unpinned hosts"
@@ -112,9 +104,7 @@ def _capacity(name: str, hostvars: Mapping[str, Any], pin_var: str) -> HostCapac
     vcpus = facts.get("processor_vcpus") or facts.get("processor_count")
     memory = facts.get("memtotal_mb")
     if not vcpus or not memory:
-        raise PlanError(
-            f"host {name}: no facts for vCPUs and memory; gather facts first"
-        )
+        raise PlanError(f"host {name}: no facts for vCPUs and memory; gather facts first")
     pinned = host.get(pin_var)
     return HostCapacity(
         name, int(vcpus), int(memory), None if pinned in (None, "") else int(pinned)

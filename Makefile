@@ -1,0 +1,103 @@
+# facefleet: the operator's and the developer's entry points.
+#   make demo   set up everything, bring up the 4-host lab, deploy, run a batch of photos
+#   make test   lint, unit tests, the app's test suite, and both Molecule scenarios
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PYTHON    ?= python3
+STAMP     := $(VENV)/.installed
+IMAGE_TAG := .cache/lab-image
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The lab image tag (a hash of lab/build-image.sh), once `make lab-image` has built it.
+export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
+export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
+
+.PHONY: help setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
+        molecule molecule-default molecule-cluster test bench clean
+
+help:
+	@echo "make demo          set up, bring up the lab, deploy, enrol, run a batch, print results"
+	@echo "make test          lint + unit tests + app tests + Molecule (default, cluster)"
+	@echo "make lab-up        start the 4 lab containers      make lab-down   remove them"
+	@echo "make deploy        ansible-playbook playbooks/deploy.yml against the lab"
+	@echo "make bench         app/bench/pipeline_throughput.py (figures, not a test)"
+
+setup: venv docker
+
+# The controller venv: Ansible, Molecule, linters, and the app itself (editable).
+venv: $(STAMP)
+$(STAMP): requirements-controller.txt app/constraints.txt app/pyproject.toml
+	@bash lab/controller-packages.sh
+	@echo "setup: creating $(VENV) with $$($(PYTHON) --version)"
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --upgrade pip
+	@$(VENV)/bin/pip install -q -r requirements-controller.txt
+	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower]'
+	@# face_recognition only as the tests' reference; --no-deps: it names `dlib`,
+	@# which pip would compile from source (dlib-bin is the prebuilt one).
+	@$(VENV)/bin/pip install -q --no-deps face-recognition==1.3.0
+	@touch $(STAMP)
+
+docker:
+	@bash lab/ensure-docker.sh
+
+lab-image: docker
+	@mkdir -p .cache
+	@bash lab/build-image.sh > $(IMAGE_TAG).new && mv $(IMAGE_TAG).new $(IMAGE_TAG)
+
+lab-up: venv lab-image
+	@ansible-playbook -i inventory/lab lab/lab-up.yml
+
+lab-down: venv
+	@ansible-playbook -i inventory/lab lab/lab-down.yml
+
+deploy: lab-up
+	@ansible-playbook -i inventory/lab playbooks/deploy.yml
+
+demo:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory deploy && \
+	$(VENV)/bin/python lab/demo.py && \
+	echo "make demo: done in $$(( $$(date +%s) - start )) s"
+
+lint: venv
+	@echo "==> ruff"; ruff check . && ruff format --check . && (cd app && ruff check . && ruff format --check .)
+	@echo "==> yamllint"; yamllint -s .
+	@echo "==> ansible-lint (production profile)"; ansible-lint -q
+
+# The scale planner and the wheelhouse builder: Ansible-side Python, unit-tested.
+test-unit: venv
+	@pytest -q tests
+
+# The app against the real photos, a real redis-server and real Celery workers.
+test-app: venv
+	@cd app && pytest -q
+
+molecule-default: venv lab-image
+	@bash molecule/run-scenario.sh default
+
+molecule-cluster: venv lab-image
+	@bash molecule/run-scenario.sh cluster
+
+molecule: molecule-default molecule-cluster
+
+test:
+	@start=$$(date +%s); status=0; \
+	for step in lint test-unit test-app molecule-default molecule-cluster; do \
+	  s=$$(date +%s); echo "==> make $$step"; \
+	  if $(MAKE) --no-print-directory $$step; then r=ok; else r=FAILED; status=1; fi; \
+	  times+="$$(printf '  %-18s %5ss  %s' $$step $$(( $$(date +%s) - s )) $$r)"$$'\n'; \
+	  [ $$status -eq 0 ] || break; \
+	done; \
+	printf '\nmake test: phase times\n%s  %-18s %5ss\n' "$$times" total $$(( $$(date +%s) - start )); \
+	exit $$status
+
+bench: venv
+	@$(VENV)/bin/python app/bench/pipeline_throughput.py
+
+clean: lab-down
+	rm -rf .cache $(VENV)

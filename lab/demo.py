@@ -1,0 +1,120 @@
+"""The end of `make demo`: enrol two people, send a batch of the shared photos through
+the lab fleet from this controller, and print what came back.
+
+It talks to the lab exactly as an operator's controller talks to a fleet: to Redis at
+the redis host's private address, with the password from the vault.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+import yaml
+from facefleet.celery_app import create_app
+from facefleet.fleet_status import fleet_status
+from facefleet.gallery_store import GalleryStore
+from facefleet.pipeline import encode_single_face
+from facefleet.settings import Settings
+from facefleet.submit import submit_files
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = Path(os.environ.get("FACEFLEET_FACES_DIR", REPO.parent / "shared" / "data" / "faces"))
+KNOWN = {
+    "obama": ["obama.jpg", "obama2.jpg"],
+    "biden": ["biden.jpg", "biden2.jpg"],
+    "rose_leslie": ["rose_leslie1.jpg"],
+    "kit_harington": ["kit_harington1.jpg"],
+}
+BATCH = [
+    "two_people.jpg",
+    "obama_and_biden.jpg",
+    "obama1.jpg",
+    "obama3.jpg",
+    "biden2.jpg",
+    "kit_with_rose.jpg",
+    "kit_harington3.jpg",
+    "rose_leslie2.jpg",
+    "lin_manuel_miranda.png",
+    "astronaut.png",
+]
+
+
+def container_address(name: str) -> str:
+    return subprocess.run(
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def lab_vault() -> dict[str, str]:
+    vault = REPO / "inventory" / "lab" / "group_vars" / "all" / "vault.yml"
+    text = subprocess.run(
+        ["ansible-vault", "view", str(vault)], check=True, capture_output=True, text=True, cwd=REPO
+    ).stdout
+    return yaml.safe_load(text)
+
+
+def main() -> int:
+    secrets = lab_vault()
+    redis_ip = container_address("facefleet-lab-redis1")
+    flower_ip = container_address("facefleet-lab-flower1")
+    settings = Settings(redis_url=f"redis://:{secrets['vault_redis_password']}@{redis_ip}:6379/0")
+
+    store = GalleryStore(redis.Redis.from_url(settings.redis_url), settings.gallery_key)
+    for person, photos in KNOWN.items():
+        encodings = [encode_single_face((FACES / p).read_bytes(), settings, p) for p in photos]
+        store.enroll(person, encodings, replace=True)
+    print(f"demo: enrolled {', '.join(f'{k} ({v})' for k, v in store.people().items())}")
+
+    app = create_app(settings)
+    out = io.StringIO()
+    summary = submit_files(app, settings, [FACES / p for p in BATCH], out, task_timeout=300)
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    results_file = REPO / ".cache" / "demo-results.jsonl"
+    results_file.write_text(out.getvalue())
+
+    print(f"\n{'image':<24} {'status':<7} {'names, left to right':<38} worker")
+    for result in sorted(results, key=lambda r: r["image"]):
+        faces = sorted(result["faces"], key=lambda f: f["box"][3])
+        names = ", ".join(f["name"] or "(unknown)" for f in faces) or "-"
+        print(
+            f"{Path(result['image']).name:<24} {result['status']:<7} {names:<38} "
+            f"{result.get('worker', '')}"
+        )
+    print(f"\n{summary.line()}")
+    print(f"results: {results_file}")
+
+    status = fleet_status(app, settings)
+    print(
+        f"fleet: {len(status['workers'])} workers, capacity {status['capacity']}, "
+        f"queue depth {status['queue_depth']}"
+    )
+    print(
+        f"\nFlower: http://{flower_ip}/flower/  user admin, password: "
+        "ansible-vault view inventory/lab/group_vars/all/vault.yml (vault_flower_password)"
+    )
+    print(
+        f"Try:    FACEFLEET_REDIS_URL='redis://:<vault_redis_password>@{redis_ip}:6379/0' "
+        ".venv/bin/facefleet submit ../shared/data/faces --out /tmp/out.jsonl"
+    )
+    print("        ansible-playbook playbooks/deploy.yml -e celery_worker_replicas=3")
+    print("        make lab-down   (removes the lab)")
+    return 0 if summary.lost == 0 and summary.error == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs one Molecule scenario phase by phase and prints how long each phase took:
+# destroy, syntax, create, converge, idempotence, verify, destroy.
+# State goes to .cache/molecule/<scenario>, never shared with other projects' runs.
+# The scenario's containers are destroyed at the end, whether it passed or not.
+set -uo pipefail
+scenario=${1:?usage: molecule/run-scenario.sh SCENARIO}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export MOLECULE_EPHEMERAL_DIRECTORY="$root/.cache/molecule/$scenario"
+mkdir -p "$MOLECULE_EPHEMERAL_DIRECTORY"
+log_dir="$root/.cache/molecule/logs"
+mkdir -p "$log_dir"
+
+declare -a report=()
+status=0
+run_phase() {
+  local phase=$1 start end log="$log_dir/$scenario-$1.log"
+  start=$(date +%s)
+  printf '==> molecule %s -s %s\n' "$phase" "$scenario"
+  if molecule "$phase" -s "$scenario" >"$log" 2>&1; then
+    end=$(date +%s); report+=("$(printf '%-12s %5ss  ok' "$phase" $((end - start)))")
+  else
+    end=$(date +%s); report+=("$(printf '%-12s %5ss  FAILED (log: %s)' "$phase" $((end - start)) "$log")")
+    tail -n 60 "$log"
+    status=1
+  fi
+}
+
+total_start=$(date +%s)
+for phase in destroy syntax create converge idempotence verify; do
+  run_phase "$phase"
+  [ "$status" -eq 0 ] || break
+done
+run_phase destroy
+printf '\nmolecule scenario %s: phase times\n' "$scenario"
+printf '  %s\n' "${report[@]}"
+printf '  %-12s %5ss\n' total $(( $(date +%s) - total_start ))
+exit "$status"

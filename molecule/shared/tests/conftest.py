@@ -1,0 +1,92 @@
+"""Helpers for the verifiers: hosts by group, and the roles' own variables.
+
+As in bodsch/ansible-redis, the tests read the values the roles use (their defaults,
+overridden by the scenario's inventory) instead of repeating literals, so a changed
+default cannot leave a test asserting the old value.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+import yaml
+from ansible.errors import AnsibleError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+REPO = Path(__file__).resolve().parents[3]
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+FACES = Path(os.environ.get("FACEFLEET_FACES_DIR", REPO.parent / "shared" / "data" / "faces"))
+VAULT = REPO / "inventory" / "lab" / "group_vars" / "all" / "vault.yml"
+
+
+@functools.cache
+def runner() -> AnsibleRunner:
+    return AnsibleRunner(INVENTORY)
+
+
+def hosts_in(group: str) -> list[str]:
+    return sorted(runner().get_hosts(group))
+
+
+def host(name: str) -> Any:
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+@functools.cache
+def vault() -> dict[str, str]:
+    """The lab vault, decrypted the way the playbooks decrypt it."""
+    text = subprocess.run(
+        ["ansible-vault", "view", str(VAULT)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return yaml.safe_load(text)
+
+
+@functools.cache
+def role_vars(name: str) -> dict[str, Any]:
+    """A host's values of every role default, with its inventory variables on top."""
+    merged: dict[str, Any] = {}
+    for defaults in sorted(REPO.glob("roles/*/defaults/main.yml")):
+        merged.update(yaml.safe_load(defaults.read_text()) or {})
+    merged.update(vault())
+    merged.update(runner().get_variables(name))
+    merged.setdefault("groups", {g: hosts_in(g) for g in ("redis", "flower", "workers")})
+    templar = Templar(loader=DataLoader(), variables=merged)
+    resolved: dict[str, Any] = {}
+    for key, value in merged.items():
+        try:
+            resolved[key] = templar.template(value)
+        except AnsibleError:
+            continue  # needs facts or hostvars: values these tests do not read
+    return resolved
+
+
+def run_ok(host_: Any, command: str) -> str:
+    result = host_.run(command)
+    assert result.rc == 0, f"{command}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def worker_hosts() -> list[str]:
+    return hosts_in("workers")
+
+
+@pytest.fixture(scope="session")
+def flower_host() -> str:
+    return hosts_in("flower")[0]
+
+
+@pytest.fixture(scope="session")
+def redis_host() -> str:
+    return hosts_in("redis")[0]
