@@ -148,31 +148,36 @@ def missing_for_target(
     on a 3.11.7 controller although Debian 12's 3.11.2 needs it.
     """
     present = {
-        canonicalize_name(parse_wheel_filename(w.name)[0])
-        for w in wheelhouse.glob("*.whl")
+        canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheelhouse.glob("*.whl")
     }
-    missing: list[str] = []
+    requires: dict[str, list[Requirement]] = {}
     for wheel in wheelhouse.glob("*.whl"):
-        name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
         with zipfile.ZipFile(wheel) as archive:
-            meta_name = next(
-                n for n in archive.namelist() if n.endswith(".dist-info/METADATA")
-            )
+            meta_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
             metadata = Parser().parsestr(archive.read(meta_name).decode())
-        for line in metadata.get_all("Requires-Dist") or []:
-            requirement = Requirement(line)
-            wanted = requirement.marker is None or any(
-                requirement.marker.evaluate({**environment, "extra": extra})
-                for extra in ["", *sorted(extras.get(name, set()))]
-            )
-            if not wanted:
-                continue
-            dependency = canonicalize_name(requirement.name)
-            if requirement.extras:
-                extras.setdefault(dependency, set()).update(requirement.extras)
-            if dependency not in present:
-                missing.append(requirement.name)
-    return sorted(set(missing))
+        name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+        requires[name] = [Requirement(r) for r in metadata.get_all("Requires-Dist") or []]
+
+    # Extras that one package asks of another (celery[redis]) switch on requirements of
+    # that other package, so repeat until no new extra turns up.
+    while True:
+        before = {k: set(v) for k, v in extras.items()}
+        missing: set[str] = set()
+        for name, requirements in requires.items():
+            for requirement in requirements:
+                wanted = requirement.marker is None or any(
+                    requirement.marker.evaluate({**environment, "extra": extra})
+                    for extra in ["", *sorted(extras.get(name, set()))]
+                )
+                if not wanted:
+                    continue
+                dependency = canonicalize_name(requirement.name)
+                if requirement.extras:
+                    extras.setdefault(dependency, set()).update(requirement.extras)
+                if dependency not in present:
+                    missing.add(requirement.name)
+        if extras == before:
+            return sorted(missing)
 
 
 def requirements_of(wheelhouse: Path) -> list[str]:
