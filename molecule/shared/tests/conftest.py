@@ -18,8 +18,11 @@ import testinfra
 import yaml
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+init_plugin_loader()  # lookups in role defaults (env) need the collection loader
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -52,6 +55,17 @@ def vault() -> dict[str, str]:
     return yaml.safe_load(text)
 
 
+def _trusted(value: Any) -> Any:
+    """Mark strings as templates, as Ansible does for variables read from the repo's files."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    return value
+
+
 @functools.cache
 def role_vars(name: str) -> dict[str, Any]:
     """A host's values of every role default, with its inventory variables on top."""
@@ -61,6 +75,7 @@ def role_vars(name: str) -> dict[str, Any]:
     merged.update(vault())
     merged.update(runner().get_variables(name))
     merged.setdefault("groups", {g: hosts_in(g) for g in ("redis", "flower", "workers")})
+    merged = _trusted(merged)
     templar = Templar(loader=DataLoader(), variables=merged)
     resolved: dict[str, Any] = {}
     for key, value in merged.items():

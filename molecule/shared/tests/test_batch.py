@@ -69,13 +69,13 @@ def _from_controller(redis_host: str, worker: str) -> list[dict]:
 def _on_host(worker: str) -> list[dict]:
     node = host(worker)
     cli = f"{role_vars(worker)['app_venv']}/bin/facefleet"
-    for photo in {p for photos in KNOWN.values() for p in photos} | set(BATCH):
-        node.ansible(
-            "copy",
-            f"src={FACES / photo} dest=/tmp/facefleet-verify/{photo}",
-            check=False,
-            become=True,
+    run_ok(node, "mkdir -p /tmp/facefleet-verify")
+    for photo in sorted({p for photos in KNOWN.values() for p in photos} | set(BATCH)):
+        copied = node.ansible(
+            "copy", f"src={FACES / photo} dest=/tmp/facefleet-verify/{photo}", check=False
         )
+        assert not copied.get("failed"), copied
+        assert copied.get("dest") == f"/tmp/facefleet-verify/{photo}", copied
     for person, photos in KNOWN.items():
         run_ok(
             node,
