@@ -1,8 +1,8 @@
 """Real photos in, correct names out, through the deployed fleet.
 
 On a multi-host fleet the batch goes from the controller (this test process) to the
-Redis host's private address, as `facefleet submit` does for an operator. On the
-single-host install Redis listens on loopback only, so the same CLI runs on the host.
+Redis host's private address, as `facefleet submit` does for an operator. Where
+Redis listens on loopback only (the single-host install), the same CLI runs on the host.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ def _names(result: dict) -> list[str | None]:
     return [f["name"] for f in sorted(result["faces"], key=lambda f: f["box"][3])]
 
 
+def _private_address(name: str) -> str:
+    return next(
+        a for a in host(name).interface.default().addresses if ipaddress.ip_address(a).version == 4
+    )
+
+
 def _from_controller(redis_host: str, worker: str) -> list[dict]:
     import redis
     from facefleet.celery_app import create_app
@@ -40,11 +46,7 @@ def _from_controller(redis_host: str, worker: str) -> list[dict]:
     from facefleet.settings import Settings
     from facefleet.submit import submit_files
 
-    address = next(
-        a
-        for a in host(redis_host).interface.default().addresses
-        if ipaddress.ip_address(a).version == 4
-    )
+    address = _private_address(redis_host)
     port = role_vars(redis_host)["redis_port"]
     settings = Settings(redis_url=f"redis://:{vault()['vault_redis_password']}@{address}:{port}/0")
     store = GalleryStore(redis.Redis.from_url(settings.redis_url), settings.gallery_key)
@@ -97,11 +99,12 @@ def _on_host(worker: str) -> list[dict]:
 def test_batch_of_real_photos_gets_the_right_names(
     redis_host: str, worker_hosts: list[str]
 ) -> None:
-    loopback_only = set(role_vars(redis_host)["redis_bind_addresses"]) <= {"127.0.0.1"}
+    port = role_vars(redis_host)["redis_port"]
+    reachable = host(redis_host).socket(f"tcp://{_private_address(redis_host)}:{port}")
     results = (
-        _on_host(worker_hosts[0])
-        if loopback_only
-        else _from_controller(redis_host, worker_hosts[0])
+        _from_controller(redis_host, worker_hosts[0])
+        if reachable.is_listening
+        else _on_host(worker_hosts[0])
     )
     by_photo = {r["image"].rsplit("/", 1)[-1]: r for r in results}
     assert set(by_photo) == set(BATCH)
