@@ -27,6 +27,15 @@ run_phase() {
   fi
 }
 
+# Containers of this scenario left by a run whose state is gone (another clone, a killed
+# run): remove them by name, so `create` starts clean. Only this scenario's platforms.
+for name in $(python3 -c 'import sys, yaml; print(" ".join(p["name"] for p in yaml.safe_load(open(sys.argv[1]))["platforms"]))' "molecule/$scenario/molecule.yml"); do
+  if docker container inspect "$name" >/dev/null 2>&1; then
+    echo "==> removing leftover container $name"
+    docker rm -f "$name" >/dev/null
+  fi
+done
+
 total_start=$(date +%s)
 for phase in destroy syntax create converge idempotence verify; do
   run_phase "$phase"
