@@ -105,7 +105,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from facefleet.celery_app import create_app
     from facefleet.fleet_status import fleet_status, format_status
 
-    status = fleet_status(create_app(settings), settings, timeout=args.timeout)
+    status = fleet_status(create_app(settings), settings, timeout=args.timeout, queues=args.queue)
     print(json.dumps(status, sort_keys=True) if args.json else format_status(status))
     return 0
 
@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="workers, active tasks and queue depth")
     status.add_argument("--json", action="store_true")
+    status.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        help="also report this queue's depth (repeat for more)",
+    )
     status.add_argument(
         "--timeout", type=float, default=2.0, help="seconds to wait for workers to answer"
     )

@@ -17,16 +17,18 @@ def pool_name(implementation: str) -> str:
     return {"thread": "threads"}.get(module, module)
 
 
-def queue_depth(settings: Settings) -> int:
-    """Tasks waiting in the queue: the seed's ``redis-cli llen celery``."""
+def queue_depths(settings: Settings, queues: list[str]) -> dict[str, int]:
+    """Tasks waiting in each queue: the seed's ``redis-cli llen celery``."""
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     try:
-        return int(client.llen(settings.queue))
+        return {queue: int(client.llen(queue)) for queue in queues}
     finally:
         client.close()
 
 
-def fleet_status(app: Celery, settings: Settings, timeout: float = 2.0) -> dict[str, Any]:
+def fleet_status(
+    app: Celery, settings: Settings, timeout: float = 2.0, queues: list[str] | None = None
+) -> dict[str, Any]:
     inspect = app.control.inspect(timeout=timeout)
     stats = inspect.stats() or {}
     active = inspect.active() or {}
@@ -45,10 +47,12 @@ def fleet_status(app: Celery, settings: Settings, timeout: float = 2.0) -> dict[
                 "rss_kb": (node_stats.get("rusage") or {}).get("maxrss"),
             }
         )
+    depths = queue_depths(settings, sorted({settings.queue, *(queues or [])}))
     capacity = sum(w["concurrency"] or 0 for w in workers)
     return {
         "queue": settings.queue,
-        "queue_depth": queue_depth(settings),
+        "queue_depth": depths[settings.queue],
+        "queues": depths,
         "workers": workers,
         "capacity": capacity,
         "active": sum(w["active"] for w in workers),

@@ -199,13 +199,15 @@ def main() -> None:
     parser.add_argument(
         "--extra",
         action="append",
-        default=["flower"],
-        help="extras of the app to include",
+        default=[],
+        help="an extra of the app to include (repeat for more)",
     )
     parser.add_argument("--cache", type=Path, required=True)
     args = parser.parse_args()
 
-    release = source_hash(args.app_dir, args.constraints, args.python, args.platform)
+    release = source_hash(
+        args.app_dir, args.constraints, args.python, f"{args.platform} {sorted(set(args.extra))}"
+    )
     py_tag = "".join(args.python.split(".")[:2])
     out = args.cache / f"wheelhouse-cp{py_tag}-{args.platform}-{release}"
     if (out / "requirements.txt").is_file():
