@@ -36,7 +36,7 @@ $(STAMP): requirements-controller.txt app/constraints.txt app/pyproject.toml
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --upgrade pip
 	@$(VENV)/bin/pip install -q -r requirements-controller.txt
-	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower]'
+	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower,guard]'
 	@# face_recognition only as the tests' reference; --no-deps: it names `dlib`,
 	@# which pip would compile from source (dlib-bin is the prebuilt one).
 	@$(VENV)/bin/pip install -q --no-deps face-recognition==1.3.0

@@ -11,7 +11,7 @@ facefleet-flower                 RUNNING   pid 99, uptime 1:00:00
 facefleet-worker-1               RUNNING   pid 100, uptime 0:10:00
 facefleet-worker-2               FATAL     Exited too quickly (process log may have details)
 facefleet-worker-10              RUNNING   pid 300, uptime 0:00:05
-facefleet-worker-memmon          RUNNING   pid 400, uptime 0:10:00
+facefleet-worker-memory-guard    RUNNING   pid 400, uptime 0:10:00
 """
 PS = """\
     1     0  9000

@@ -8,6 +8,7 @@ default cannot leave a test asserting the old value.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -84,6 +85,12 @@ def role_vars(name: str) -> dict[str, Any]:
         except AnsibleError:
             continue  # needs facts or hostvars: values these tests do not read
     return resolved
+
+
+def saved_scale(name: str) -> dict[str, Any]:
+    """The scale the celery_worker role applied and saved on the host."""
+    fact = host(name).file("/etc/ansible/facts.d/facefleet_workers.fact")
+    return json.loads(fact.content_string)
 
 
 def run_ok(host_: Any, command: str) -> str:

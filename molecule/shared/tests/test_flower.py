@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import host, role_vars, vault
+from conftest import host, role_vars, saved_scale, vault
 
 FETCH = (
     "python3 -c 'import base64, sys, urllib.request, urllib.error\n"
@@ -46,7 +46,7 @@ def test_flower_dashboard_and_workers_through_nginx(
     node_prefix = role_vars(worker_hosts[0])["celery_worker_node_prefix"]
     nodes = {n for n in json.loads(body) if n.startswith(node_prefix)}
     assert {n.split("@")[1] for n in nodes} == set(worker_hosts)
-    assert len(nodes) == int(role_vars(worker_hosts[0])["celery_worker_replicas"])
+    assert len(nodes) == saved_scale(worker_hosts[0])["workers"]
 
 
 def test_flower_metrics_for_prometheus(flower_host: str) -> None:

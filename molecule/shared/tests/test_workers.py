@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import host, role_vars, run_ok
+from conftest import host, role_vars, run_ok, saved_scale
 
 
 def _programs(name: str) -> dict[str, str]:
@@ -22,7 +22,9 @@ def test_planned_workers_are_running(worker_hosts: list[str]) -> None:
         assert programs, f"no worker programs on {name}"
         assert set(programs.values()) == {"RUNNING"}, programs
         total += len(programs)
-    assert total == int(role_vars(worker_hosts[0])["celery_worker_replicas"])
+    assert total == saved_scale(worker_hosts[0])["workers"]
+    for name in worker_hosts:
+        assert len(_programs(name)) == saved_scale(name)["host_workers"]
 
 
 def test_every_node_answers_with_its_pool_and_concurrency(
@@ -39,9 +41,10 @@ def test_every_node_answers_with_its_pool_and_concurrency(
         for n in range(len(_programs(name)))
     }
     assert set(nodes) == expected
+    scale = saved_scale(worker_hosts[0])
     for worker in nodes.values():
-        assert worker["pool"] == settings["celery_worker_pool"]
-        assert worker["concurrency"] == int(settings["celery_worker_concurrency"])
+        assert worker["pool"] == scale["pool"]
+        assert worker["concurrency"] == scale["concurrency"]
 
 
 def test_workers_shut_down_warmly(worker_hosts: list[str]) -> None:

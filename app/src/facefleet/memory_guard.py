@@ -1,0 +1,129 @@
+"""A supervisor event listener that restarts a worker whose memory exceeds its budget.
+
+Memory is counted as PSS (proportional set size) of the worker's whole process tree: a
+prefork worker's children share the face models copy-on-write with their parent, so
+summing RSS (what superlance's memmon does) counts those pages once per child and, for
+a 4-child worker, reports about 470 MB for what really costs about 190 MB. PSS splits
+every shared page among the processes that share it, so the sum is the real cost.
+
+The restart is supervisor's own stop (SIGTERM, Celery's warm shutdown: running tasks
+finish, and with late acks anything cut short goes back to the queue), then start.
+
+Supervisor runs it beside the workers (see roles/celery_worker/templates/workers.conf.j2):
+    [eventlistener:facefleet-worker-memory-guard]
+    command=/opt/facefleet/venv/bin/python -m facefleet.memory_guard --budget-mb 500 ...
+    events=TICK_60
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+PROC = Path("/proc")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in (PROC / str(pid) / "task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def process_tree(pid: int) -> Iterator[int]:
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        yield current
+        todo.extend(_children(current))
+
+
+def pss_kb(pid: int) -> int:
+    """PSS of one process in kB; 0 if it is gone."""
+    try:
+        text = (PROC / str(pid) / "smaps_rollup").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    return int(match[1]) if match else 0
+
+
+def tree_pss_mb(pid: int) -> float:
+    return sum(pss_kb(p) for p in process_tree(pid)) / 1024
+
+
+def over_budget(
+    processes: list[dict[str, Any]], pattern: re.Pattern[str], budget_mb: float
+) -> list[tuple[str, float]]:
+    """Running programs matching ``pattern`` whose tree PSS exceeds ``budget_mb``."""
+    found = []
+    for info in processes:
+        if info.get("statename") != "RUNNING" or not pattern.fullmatch(info["name"]):
+            continue
+        used = tree_pss_mb(int(info["pid"]))
+        if used > budget_mb:
+            found.append((f"{info['group']}:{info['name']}", used))
+    return found
+
+
+def _log(stream: TextIO, message: str) -> None:
+    stream.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} memory-guard: {message}\n")
+    stream.flush()
+
+
+def run(
+    budget_mb: float,
+    pattern: re.Pattern[str],
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+) -> None:
+    from supervisor import childutils
+
+    rpc = childutils.getRPCInterface(os.environ)
+    _log(stderr, f"watching programs matching {pattern.pattern!r}, budget {budget_mb:.0f} MB")
+    while True:
+        headers, _ = childutils.listener.wait(stdin, stdout)
+        if headers.get("eventname", "").startswith("TICK"):
+            for name, used in over_budget(rpc.supervisor.getAllProcessInfo(), pattern, budget_mb):
+                _log(
+                    stderr,
+                    f"{name} uses {used:.0f} MB (PSS, with its children), over "
+                    f"its {budget_mb:.0f} MB budget: restarting it warmly",
+                )
+                try:
+                    rpc.supervisor.stopProcess(name, True)
+                    rpc.supervisor.startProcess(name, False)
+                except Exception as exc:
+                    _log(stderr, f"could not restart {name}: {exc}")
+        childutils.listener.ok(stdout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--budget-mb",
+        type=float,
+        required=True,
+        help="memory budget per program, PSS of its process tree",
+    )
+    parser.add_argument(
+        "--programs",
+        default=r"facefleet-worker-\d+",
+        help="regular expression for the program names to guard",
+    )
+    args = parser.parse_args(argv)
+    run(args.budget_mb, re.compile(args.programs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Scaling on the 4-host cluster, with real batches running through it:
+scale up keeps running workers, scale down in the middle of a 200-image batch loses
+nothing, an impossible plan changes nothing, status shows everything, and a rolling
+restart loses no task. Runs after the shared verifiers (molecule's additional files)."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "tests"
+sys.path.insert(0, str(SHARED))
+
+from conftest import FACES, INVENTORY, REPO, host, hosts_in, saved_scale, vault  # noqa: E402
+
+WORKERS = hosts_in("workers")
+PROGRAM = re.compile(r"^(facefleet-worker-\d+)\s+(\w+)\s+(?:pid (\d+))?", re.M)
+
+
+def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, f"playbooks/{name}", *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def programs(name: str) -> dict[str, int | None]:
+    out = host(name).run("supervisorctl status").stdout
+    return {m[1]: int(m[3]) if m[3] else None for m in PROGRAM.finditer(out)}
+
+
+def fleet_pids() -> dict[str, int | None]:
+    return {f"{name}/{program}": pid for name in WORKERS for program, pid in programs(name).items()}
+
+
+def settings():
+    from facefleet.settings import Settings
+
+    redis_host = hosts_in("redis")[0]
+    address = next(
+        a
+        for a in host(redis_host).interface.default().addresses
+        if ipaddress.ip_address(a).version == 4
+    )
+    return Settings(redis_url=f"redis://:{vault()['vault_redis_password']}@{address}:6379/0")
+
+
+class Batch(threading.Thread):
+    """`n` distinct image files sent from the controller while the test does other things."""
+
+    def __init__(self, folder: Path, n: int) -> None:
+        super().__init__(daemon=True)
+        photos = sorted(p for p in FACES.iterdir() if p.suffix in (".jpg", ".png"))
+        folder.mkdir(parents=True, exist_ok=True)
+        self.files = []
+        for i in range(n):
+            photo = photos[i % len(photos)]
+            self.files.append(Path(shutil.copy(photo, folder / f"{i:04d}-{photo.name}")))
+        self.out = io.StringIO()
+        self.summary = None
+        self.started_results = threading.Event()
+
+    def run(self) -> None:
+        from facefleet.celery_app import create_app
+        from facefleet.submit import submit_files
+
+        def progress(summary) -> None:
+            if summary.done >= 20:
+                self.started_results.set()
+
+        app = create_app(settings())
+        self.summary = submit_files(
+            app, settings(), self.files, self.out, window=64, task_timeout=600, progress=progress
+        )
+
+    def results(self) -> list[dict]:
+        return [json.loads(line) for line in self.out.getvalue().splitlines()]
+
+
+def assert_every_image_once(batch: Batch) -> None:
+    results = batch.results()
+    images = [r["image"] for r in results]
+    assert sorted(images) == sorted(map(str, batch.files)), "missing or duplicate results"
+    assert batch.summary is not None
+    assert batch.summary.lost == 0
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def back_to_two_workers():
+    yield
+    assert playbook("scale.yml", "-e", "workers=2").returncode == 0
+
+
+def test_scale_up_to_five_keeps_the_running_workers() -> None:
+    before = fleet_pids()
+    result = playbook("scale.yml", "-e", "workers=5")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "5 workers (prefork, concurrency 4" in result.stdout  # the plan, printed first
+    counts = sorted((len(programs(name)) for name in WORKERS), reverse=True)
+    assert counts == [3, 2]
+    after = fleet_pids()
+    assert {k: after[k] for k in before} == before, "running workers were restarted"
+    assert all(after.values())
+    status = json.loads(
+        host(WORKERS[0]).check_output("/opt/facefleet/venv/bin/facefleet status --json")
+    )
+    assert len({w["node"] for w in status["workers"]}) == 5
+    assert saved_scale(WORKERS[0])["workers"] == 5
+
+
+def test_second_scale_run_changes_nothing() -> None:
+    result = playbook("scale.yml", "-e", "workers=5")
+    assert result.returncode == 0
+    assert re.findall(r"changed=(\d+)", result.stdout) == ["0"] * len(WORKERS)
+
+
+def test_check_mode_previews_without_changing() -> None:
+    before = fleet_pids()
+    result = playbook("scale.yml", "-e", "workers=3", "--check", "--diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "-[program:facefleet-worker-3]" in result.stdout
+    assert fleet_pids() == before
+
+
+def test_impossible_plan_fails_before_changing_anything() -> None:
+    before = fleet_pids()
+    result = playbook("scale.yml", "-e", "workers=4", "-e", "celery_worker_memory_mb=1000000")
+    assert result.returncode != 0
+    assert "cannot place 4 workers at 1000000 MB each" in result.stdout
+    for name in WORKERS:
+        assert f"{name} room for 0" in result.stdout
+    assert fleet_pids() == before
+    assert saved_scale(WORKERS[0])["workers"] == 5
+
+
+def test_status_shows_queue_depth_and_every_worker(tmp_path: Path) -> None:
+    report_file = tmp_path / "status.json"
+    result = playbook("status.yml", "-e", f"status_file={report_file}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "workers running: 5/5, concurrent capacity: 20" in result.stdout
+    report = json.loads(report_file.read_text())
+    assert report["queues"] == {"celery": 0}
+    assert {(r["host"], r["state"], r["answers"]) for r in report["workers"]} == {
+        (name, "RUNNING", True) for name in WORKERS
+    }
+    assert len(report["workers"]) == 5
+    assert all(r["rss_mb"] and r["pool"] == "prefork" for r in report["workers"])
+
+
+def test_scale_down_to_one_during_a_200_image_batch_loses_nothing(tmp_path: Path) -> None:
+    batch = Batch(tmp_path / "batch", 200)
+    batch.start()
+    assert batch.started_results.wait(300), "the batch did not start"
+    result = playbook("scale.yml", "-e", "workers=1")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert sum(len(programs(name)) for name in WORKERS) == 1
+    batch.join(900)
+    assert not batch.is_alive()
+    assert len(batch.results()) == 200
+    assert_every_image_once(batch)
+
+
+def test_rolling_restart_restarts_every_worker_and_loses_nothing(tmp_path: Path) -> None:
+    assert playbook("scale.yml", "-e", "workers=2").returncode == 0
+    before = fleet_pids()
+    batch = Batch(tmp_path / "batch", 60)
+    batch.start()
+    assert batch.started_results.wait(300)
+    result = playbook("restart.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    after = fleet_pids()
+    assert set(after) == set(before)
+    assert all(after[k] != before[k] for k in before), "a worker kept its process"
+    batch.join(600)
+    assert_every_image_once(batch)
