@@ -39,13 +39,16 @@ def test_profile_picks_its_numbers() -> None:
 def test_workers_alone_keeps_the_current_rest() -> None:
     request = module.scale_request(PROFILES, workers="5", current=CURRENT)
     assert (request["workers"], request["concurrency"], request["memory_mb"]) == (5, 4, 500)
-    assert request["profile"] == "light+overrides"
+    assert request["profile"] == "custom"
+    again = module.scale_request(PROFILES, workers="5", current={**CURRENT, **request})
+    assert again == request
 
 
 def test_overrides_beat_the_profile() -> None:
     request = module.scale_request(PROFILES, "medium", "3", "2", "threads", CURRENT)
     assert (request["workers"], request["concurrency"], request["pool"]) == (3, 2, "threads")
     assert request["memory_mb"] == 1024
+    assert request["profile"] == "medium+overrides"
 
 
 def test_first_scale_without_saved_state_needs_a_number() -> None:

@@ -46,16 +46,18 @@ def scale_request(
     current: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     current = current or {}
+    overridden = _given(workers) or _given(concurrency) or _given(pool)
     if _given(profile):
         if profile not in profiles:
             raise ScaleRequestError(
                 f"unknown profile {profile!r}; profiles: " + ", ".join(sorted(profiles))
             )
         base = dict(profiles[profile])
-        name = str(profile)
+        name = f"{profile}+overrides" if overridden else str(profile)
     elif all(_given(current.get(f)) for f in FIELDS):
         base = {f: current[f] for f in FIELDS}
-        name = str(current.get("profile") or "")
+        # The same request twice must give the same name, so that a repeat run is a no-op.
+        name = "custom" if overridden else str(current.get("profile") or "")
     else:
         if not _given(workers):
             raise ScaleRequestError(
@@ -63,9 +65,7 @@ def scale_request(
                 "(" + ", ".join(sorted(profiles)) + ") or -e workers=N"
             )
         base = dict(profiles.get("light", {}))
-        name = ""
-    if _given(workers) or _given(concurrency) or _given(pool):
-        name = f"{name}+overrides" if name else "custom"
+        name = "custom"
     request = {
         "profile": name,
         "workers": _positive_int("workers", workers if _given(workers) else base.get("workers"), 0),

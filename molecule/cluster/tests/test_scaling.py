@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,15 @@ def programs(name: str) -> dict[str, int | None]:
 
 
 def fleet_pids() -> dict[str, int | None]:
-    return {f"{name}/{program}": pid for name in WORKERS for program, pid in programs(name).items()}
+    """Every worker program's PID, once supervisor counts them all started (startsecs)."""
+    deadline = time.monotonic() + 60
+    while True:
+        pids = {
+            f"{name}/{program}": pid for name in WORKERS for program, pid in programs(name).items()
+        }
+        if all(pids.values()) or time.monotonic() > deadline:
+            return pids
+        time.sleep(1)
 
 
 def settings():
@@ -115,8 +124,8 @@ def test_scale_up_to_five_keeps_the_running_workers() -> None:
     counts = sorted((len(programs(name)) for name in WORKERS), reverse=True)
     assert counts == [3, 2]
     after = fleet_pids()
+    assert all(after.values()), after
     assert {k: after[k] for k in before} == before, "running workers were restarted"
-    assert all(after.values())
     status = json.loads(
         host(WORKERS[0]).check_output("/opt/facefleet/venv/bin/facefleet status --json")
     )
@@ -185,6 +194,7 @@ def test_rolling_restart_restarts_every_worker_and_loses_nothing(tmp_path: Path)
     result = playbook("restart.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     after = fleet_pids()
+    assert all(after.values()), after
     assert set(after) == set(before)
     assert all(after[k] != before[k] for k in before), "a worker kept its process"
     batch.join(600)
