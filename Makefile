@@ -17,7 +17,7 @@ export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
 .PHONY: help setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
-        molecule molecule-default molecule-cluster test bench clean
+        molecule molecule-default molecule-cluster test bench bench-scale clean
 
 help:
 	@echo "make demo          set up, bring up the lab, deploy, enrol, run a batch, print results"
@@ -25,6 +25,7 @@ help:
 	@echo "make lab-up        start the 4 lab containers      make lab-down   remove them"
 	@echo "make deploy        ansible-playbook playbooks/deploy.yml against the lab"
 	@echo "make bench         app/bench/pipeline_throughput.py (figures, not a test)"
+	@echo "make bench-scale   bench/scale_lab.py on the running lab (figures)"
 
 setup: venv docker
 
@@ -98,6 +99,11 @@ test:
 
 bench: venv
 	@$(VENV)/bin/python app/bench/pipeline_throughput.py
+
+# Scaling time (2 -> 5 workers until all answer ping) and throughput at 2 and 5 workers,
+# on the lab that `make demo` left running.
+bench-scale: venv
+	@$(VENV)/bin/python bench/scale_lab.py
 
 clean: lab-down
 	rm -rf .cache $(VENV)

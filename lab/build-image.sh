@@ -51,4 +51,8 @@ tar -C "$root" -c . | docker import \
   --change "LABEL org.facefleet.lab=true" \
   - "$image" >/dev/null
 say "base image built in $(( $(date +%s) - start )) s"
+# Older builds of this recipe: remove those no container uses any more.
+for old in $(docker image ls --format '{{.Repository}}:{{.Tag}}' facefleet/debian12-systemd); do
+  [ "$old" = "$image" ] || docker image rm "$old" >/dev/null 2>&1 || true
+done
 echo "$image"
