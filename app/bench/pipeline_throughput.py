@@ -23,7 +23,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -79,7 +78,7 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 def celery_run(
     files: list[str], pool: str, concurrency: int, url: str, workdir: Path
 ) -> tuple[float, int, str]:
-    from facefleet.celery_app import create_app
+    from facefleet.celery_app import create_app, worker_argv
     from facefleet.settings import load_settings
     from facefleet.submit import submit_files
 
@@ -87,21 +86,7 @@ def celery_run(
     node = f"bench-{pool}@localhost"
     log = (workdir / f"{pool}.log").open("wb")
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "facefleet.celery_app",
-            "worker",
-            f"--pool={pool}",
-            f"--concurrency={concurrency}",
-            "-n",
-            node,
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        worker_argv(pool, concurrency, node, loglevel="WARNING"),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from facefleet.celery_app import worker_argv
 from facefleet.core.gallery import Gallery
 from facefleet.settings import Settings, load_settings
 
@@ -131,21 +131,7 @@ class Worker:
         self.logfile = logfile
         self._log_handle = logfile.open("wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "facefleet.celery_app",
-                "worker",
-                f"--pool={pool}",
-                f"--concurrency={concurrency}",
-                "-n",
-                self.node,
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_argv(pool, concurrency, self.node),
             env=env,
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,

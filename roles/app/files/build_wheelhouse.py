@@ -224,8 +224,9 @@ def main() -> None:
         platforms = [
             arg for tag in platform_tags(args.platform) for arg in ("--platform", tag)
         ]
-        pip(
-            "download",
+        # What the hosts can install: binary wheels for their Python and platform only,
+        # at the versions the constraints pin.
+        for_hosts = [
             "--only-binary=:all:",
             "--python-version",
             args.python,
@@ -234,34 +235,22 @@ def main() -> None:
             "--abi",
             f"cp{py_tag}",
             *platforms,
-            "--find-links",
-            str(sdist_wheels),
             "-c",
             str(args.constraints.resolve()),
             "-d",
             str(staging),
+        ]
+        pip(
+            "download",
+            *for_hosts,
+            "--find-links",
+            str(sdist_wheels),
             f"{app_wheel}[{extras}]" if extras else str(app_wheel),
         )
         environment = target_environment(args.python, args.platform)
         wanted_extras = {"facefleet": set(args.extra)}
         while missing := missing_for_target(staging, environment, wanted_extras):
-            pip(
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--python-version",
-                args.python,
-                "--implementation",
-                "cp",
-                "--abi",
-                f"cp{py_tag}",
-                *platforms,
-                "-c",
-                str(args.constraints.resolve()),
-                "-d",
-                str(staging),
-                *missing,
-            )
+            pip("download", "--no-deps", *for_hosts, *missing)
         pins = requirements_of(staging)
         (staging / "requirements.txt").write_text(
             f"# facefleet release {release} for CPython {args.python} on {args.platform}\n"
