@@ -51,24 +51,23 @@ def test_rss_includes_pool_children() -> None:
 
 
 def test_report_rows_and_totals() -> None:
-    report = module.fleet_report(
-        {"w1": {"supervisor": SUPERVISOR, "ps": PS}}, CELERY, "500", "facefleet-worker", "celery"
-    )
+    pss = {"100": 310, "300": 520}  # what `python -m facefleet.memory_guard --pss` prints
+    hosts = {"w1": {"supervisor": SUPERVISOR, "ps": PS, "pss": pss}}
+    report = module.fleet_report(hosts, CELERY, "500", "facefleet-worker", "celery")
     rows = {r["program"]: r for r in report["workers"]}
     assert list(rows) == ["facefleet-worker-1", "facefleet-worker-2", "facefleet-worker-10"]
     one = rows["facefleet-worker-1"]
-    assert (one["node"], one["rss_mb"], one["over_budget"], one["active"]) == (
-        "celery1@w1",
-        508,
-        True,
-        2,
-    )
+    assert (one["node"], one["rss_mb"], one["pss_mb"], one["active"]) == ("celery1@w1", 508, 310, 2)
+    # Summed RSS (508 MB) is over the budget, PSS (310 MB) is not: PSS decides.
+    assert one["over_budget"] is False
+    assert rows["facefleet-worker-10"]["over_budget"] is True
     assert rows["facefleet-worker-2"]["answers"] is False
     assert report["capacity"] == 8
     assert report["running"] == 2
     assert report["queues"] == {"celery": 7}
     assert report["unmanaged_nodes"] == ["stray@elsewhere"]
     lines = module.fleet_report_lines(report)
-    assert "508/500!" in lines[2]
+    assert "310/500 " in lines[2]
+    assert "520/500!" in lines[4]
     assert lines[-2].startswith("workers running: 2/3, concurrent capacity: 8")
     assert lines[-1] == "answering but not managed here: stray@elsewhere"

@@ -70,6 +70,7 @@ def fleet_report(
             node = f"{node_prefix}{number}@{host}"
             program = programs[name]
             rss_kb = tree_rss_kb(hosts[host].get("ps", ""), program["pid"])
+            pss_mb = (hosts[host].get("pss") or {}).get(str(program["pid"]))
             answer = nodes.pop(node, None)
             rows.append(
                 {
@@ -80,8 +81,11 @@ def fleet_report(
                     "pid": program["pid"],
                     "uptime": program["uptime"],
                     "rss_mb": round(rss_kb / 1024) if rss_kb is not None else None,
+                    # PSS counts the models the pool children share with their parent once;
+                    # the memory guard restarts a worker by this figure, not by summed RSS.
+                    "pss_mb": pss_mb,
                     "budget_mb": int(budget_mb),
-                    "over_budget": rss_kb is not None and rss_kb > int(budget_mb) * 1024,
+                    "over_budget": pss_mb is not None and pss_mb > int(budget_mb),
                     "answers": answer is not None,
                     "pool": answer.get("pool") if answer else None,
                     "concurrency": answer.get("concurrency") if answer else None,
@@ -105,11 +109,11 @@ def fleet_report_lines(report: Mapping[str, Any]) -> list[str]:
     """The report as terminal lines (a table, then the cluster totals)."""
     header = (
         f"{'host':<14} {'node':<22} {'state':<8} {'pid':>6} {'uptime':>9} "
-        f"{'rss/budget MB':>13} {'pool':<8} {'conc':>4} {'active':>6} {'done':>6}"
+        f"{'pss/budget MB':>13} {'pool':<8} {'conc':>4} {'active':>6} {'done':>6}"
     )
     lines = [header, "-" * len(header)]
     for r in report["workers"]:
-        memory = f"{r['rss_mb'] if r['rss_mb'] is not None else '-'}/{r['budget_mb']}"
+        memory = f"{r['pss_mb'] if r['pss_mb'] is not None else '-'}/{r['budget_mb']}"
         if r["over_budget"]:
             memory += "!"
         lines.append(

@@ -18,6 +18,7 @@ Supervisor runs it beside the workers (see roles/celery_worker/templates/workers
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -111,17 +112,26 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--budget-mb",
-        type=float,
-        required=True,
-        help="memory budget per program, PSS of its process tree",
+        "--budget-mb", type=float, help="memory budget per program, PSS of its process tree"
     )
     parser.add_argument(
         "--programs",
         default=r"facefleet-worker-\d+",
         help="regular expression for the program names to guard",
     )
+    parser.add_argument(
+        "--pss",
+        type=int,
+        nargs="+",
+        metavar="PID",
+        help="print the PSS in MB of each PID's process tree as JSON, and exit",
+    )
     args = parser.parse_args(argv)
+    if args.pss:
+        print(json.dumps({str(pid): round(tree_pss_mb(pid)) for pid in args.pss}))
+        return
+    if args.budget_mb is None:
+        parser.error("--budget-mb is required to guard")
     run(args.budget_mb, re.compile(args.programs))
 
 

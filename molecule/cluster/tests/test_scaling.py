@@ -185,6 +185,31 @@ def test_scale_down_to_one_during_a_200_image_batch_loses_nothing(tmp_path: Path
     assert_every_image_once(batch)
 
 
+def _start_times(name: str) -> list[int]:
+    """Start times (seconds since boot x clock ticks) of this host's worker main processes."""
+    pids = [pid for pid in programs(name).values() if pid]
+    return [int(host(name).file(f"/proc/{pid}/stat").content_string.split()[21]) for pid in pids]
+
+
+def test_new_concurrency_restarts_the_hosts_one_at_a_time() -> None:
+    assert playbook("scale.yml", "-e", "workers=4").returncode == 0
+    before = fleet_pids()
+    result = playbook("scale.yml", "-e", "concurrency=2")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "running workers restart one host at a time" in result.stdout
+    after = fleet_pids()
+    assert all(after[k] != before[k] for k in before), "a worker kept its old concurrency"
+    status = json.loads(
+        host(WORKERS[0]).check_output("/opt/facefleet/venv/bin/facefleet status --json")
+    )
+    assert {w["concurrency"] for w in status["workers"]} == {2}
+    # One host's workers all started after the other host's had started and answered
+    # ping (several seconds): the hosts took turns. All hosts share one kernel clock.
+    first, second = sorted((_start_times(name) for name in WORKERS), key=min)
+    assert max(first) < min(second)
+    assert playbook("scale.yml", "-e", "concurrency=4").returncode == 0
+
+
 def test_rolling_restart_restarts_every_worker_and_loses_nothing(tmp_path: Path) -> None:
     assert playbook("scale.yml", "-e", "workers=2").returncode == 0
     before = fleet_pids()
