@@ -149,3 +149,26 @@ def test_submit_resumes_from_its_output(
         summary = submit_files(app, settings, files, handle, done=done)
     assert (summary.skipped, summary.sent) == (3, 3)
     assert already_done(out) == {str(f) for f in files}
+
+
+def test_drain_leaves_nothing_in_flight_and_the_rest_queued(
+    worker: Worker, settings: Settings, faces: Path
+) -> None:
+    from facefleet.fleet_status import drain_nodes, queue_depths
+
+    app = create_app(settings)
+    data = encode_payload((faces / "obama_and_biden.jpg").read_bytes())
+    results = [app.send_task(ANALYZE_IMAGE, args=(f"drain-{i}", data)) for i in range(16)]
+    while not any(r.ready() for r in results):
+        pass
+    try:
+        assert drain_nodes(app, [worker.node], [settings.queue], timeout=120) == []
+        inspect = app.control.inspect([worker.node], timeout=2)
+        assert (inspect.active() or {}).get(worker.node, []) == []
+        assert (inspect.reserved() or {}).get(worker.node, []) == []
+        waiting = queue_depths(settings, [settings.queue])[settings.queue]
+        assert waiting == sum(1 for r in results if not r.ready())
+        assert waiting > 0
+    finally:
+        app.control.add_consumer(settings.queue, destination=[worker.node], reply=True)
+    assert all(r.get(timeout=300)["status"] == "ok" for r in results)

@@ -125,6 +125,21 @@ def _cmd_ping(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_drain(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.celery_app import create_app
+    from facefleet.fleet_status import drain_nodes
+
+    queues = args.queue or [settings.queue]
+    busy = drain_nodes(create_app(settings), args.nodes, queues, args.timeout)
+    if busy:
+        print(
+            f"facefleet: still busy after {args.timeout:.0f} s: {', '.join(busy)}", file=sys.stderr
+        )
+        return 1
+    print(f"drained: {', '.join(args.nodes)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facefleet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("nodes", nargs="+", help="node names, such as celery1@worker1")
     ping.add_argument("--timeout", type=float, default=60.0)
     ping.set_defaults(func=_cmd_ping)
+
+    drain = sub.add_parser("drain", help="stop nodes taking tasks and wait until they hold none")
+    drain.add_argument("nodes", nargs="+", help="node names, such as celery2@worker1")
+    drain.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        help="queue to stop consuming (default: the settings' queue)",
+    )
+    drain.add_argument("--timeout", type=float, default=170.0)
+    drain.set_defaults(func=_cmd_drain)
     return parser
 
 

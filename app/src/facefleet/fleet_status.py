@@ -82,3 +82,29 @@ def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
         for reply in app.control.ping(sorted(waiting), timeout=1.0) or []:
             waiting -= set(reply)
     return sorted(waiting)
+
+
+def drain_nodes(app: Celery, nodes: list[str], queues: list[str], timeout: float) -> list[str]:
+    """Stop ``nodes`` taking tasks from ``queues``, then wait until they hold none.
+
+    Stopping a worker that has just been handed a task can leave that task in the pool
+    with no process to run it; the warm shutdown then never ends (seen here: supervisor
+    killed the worker after stopwaitsecs and the task waited out the visibility timeout).
+    Draining first leaves nothing in flight when the stop comes. Returns the nodes still
+    busy when ``timeout`` ran out.
+    """
+    for queue in queues:
+        app.control.cancel_consumer(queue, destination=nodes, reply=True, timeout=2.0)
+    deadline = time.monotonic() + timeout
+    busy = set(nodes)
+    while busy and time.monotonic() < deadline:
+        inspect = app.control.inspect(sorted(busy), timeout=1.0)
+        held: dict[str, int] = {}
+        for reply in (inspect.active() or {}, inspect.reserved() or {}):
+            for node, tasks in reply.items():
+                held[node] = held.get(node, 0) + len(tasks)
+        # A node that does not answer holds nothing it could finish.
+        busy = {node for node in busy if held.get(node, 0) > 0}
+        if busy:
+            time.sleep(0.5)
+    return sorted(busy)
