@@ -111,7 +111,8 @@ def main() -> int:
         f"Try:    FACEFLEET_REDIS_URL='redis://:<vault_redis_password>@{redis_ip}:6379/0' "
         ".venv/bin/facefleet submit ../shared/data/faces --out /tmp/out.jsonl"
     )
-    print("        ansible-playbook playbooks/deploy.yml -e celery_worker_replicas=3")
+    print("        ansible-playbook playbooks/scale.yml -e workers=5   (or -e profile=medium)")
+    print("        ansible-playbook playbooks/status.yml")
     print("        make lab-down   (removes the lab)")
     return 0 if summary.lost == 0 and summary.error == 0 else 1
 

@@ -10,7 +10,7 @@ module = load("plugins/filter/scale_request.py", "scale_request")
 PROFILES = yaml.safe_load((REPO / "playbooks/group_vars/all/profiles.yml").read_text())[
     "facefleet_profiles"
 ]
-CURRENT = {"workers": 2, "concurrency": 4, "pool": "prefork", "memory_mb": 500, "profile": "light"}
+CURRENT = {"workers": 2, "concurrency": 4, "pool": "prefork", "memory_mb": 1024, "profile": "light"}
 
 
 def test_profiles_follow_the_seed_guide() -> None:
@@ -19,7 +19,7 @@ def test_profiles_follow_the_seed_guide() -> None:
         for name, p in PROFILES.items()
     }
     assert table == {
-        "light": (1, 2, 4, 500),
+        "light": (1, 2, 4, 1024),  # the seed said ~500 MB; see profiles.yml
         "medium": (3, 4, 4, 1024),
         "heavy": (5, 8, 4, 2048),
         "maximum": (10, 10, 4, 2048),
@@ -38,7 +38,7 @@ def test_profile_picks_its_numbers() -> None:
 
 def test_workers_alone_keeps_the_current_rest() -> None:
     request = module.scale_request(PROFILES, workers="5", current=CURRENT)
-    assert (request["workers"], request["concurrency"], request["memory_mb"]) == (5, 4, 500)
+    assert (request["workers"], request["concurrency"], request["memory_mb"]) == (5, 4, 1024)
     assert request["profile"] == "custom"
     again = module.scale_request(PROFILES, workers="5", current={**CURRENT, **request})
     assert again == request
@@ -54,7 +54,7 @@ def test_overrides_beat_the_profile() -> None:
 def test_first_scale_without_saved_state_needs_a_number() -> None:
     with pytest.raises(module.ScaleRequestError, match="-e profile=NAME"):
         module.scale_request(PROFILES)
-    assert module.scale_request(PROFILES, workers=3)["memory_mb"] == 500
+    assert module.scale_request(PROFILES, workers=3)["memory_mb"] == 1024
 
 
 @pytest.mark.parametrize(

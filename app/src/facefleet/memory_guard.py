@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -87,6 +87,7 @@ def run(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
     stderr: TextIO = sys.stderr,
+    drain: Callable[[str], None] | None = None,
 ) -> None:
     from supervisor import childutils
 
@@ -102,6 +103,8 @@ def run(
                     f"its {budget_mb:.0f} MB budget: restarting it warmly",
                 )
                 try:
+                    if drain is not None:
+                        drain(name.rsplit(":", 1)[-1])
                     rpc.supervisor.stopProcess(name, True)
                     rpc.supervisor.startProcess(name, False)
                 except Exception as exc:
@@ -120,6 +123,12 @@ def main(argv: list[str] | None = None) -> None:
         help="regular expression for the program names to guard",
     )
     parser.add_argument(
+        "--node-template",
+        help="Celery node of a program, {n} being its number (celery{n}@host1); when "
+        "given, the node is drained before it is restarted",
+    )
+    parser.add_argument("--drain-timeout", type=float, default=150.0)
+    parser.add_argument(
         "--pss",
         type=int,
         nargs="+",
@@ -132,7 +141,24 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.budget_mb is None:
         parser.error("--budget-mb is required to guard")
-    run(args.budget_mb, re.compile(args.programs))
+    drain = _celery_drain(args.node_template, args.drain_timeout) if args.node_template else None
+    run(args.budget_mb, re.compile(args.programs), drain=drain)
+
+
+def _celery_drain(node_template: str, timeout: float) -> Callable[[str], None]:
+    """Drain the worker's Celery node before the stop, as scaling does (see drain_nodes)."""
+    from facefleet.celery_app import create_app
+    from facefleet.fleet_status import drain_nodes
+    from facefleet.settings import load_settings
+
+    settings = load_settings()
+    app = create_app(settings)
+
+    def drain(program: str) -> None:
+        node = node_template.format(n=program.rsplit("-", 1)[-1])
+        drain_nodes(app, [node], [settings.queue], timeout)
+
+    return drain
 
 
 if __name__ == "__main__":
