@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from facefleet.core.analysis import (
@@ -29,8 +30,14 @@ def analysis_options(settings: Settings) -> AnalysisOptions:
     )
 
 
+@functools.cache
+def _engine_in(models_dir: str) -> FaceEngine:
+    return shared_engine(locate_model_files(models_dir))
+
+
 def engine_for(settings: Settings) -> FaceEngine:
-    return shared_engine(locate_model_files(settings.models_dir))
+    """The process's engine; the model files are located once, not on every task."""
+    return _engine_in(settings.models_dir)
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -39,15 +46,23 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
         return handle.read(max_bytes + 1)
 
 
-def analyze_path(path: Path, settings: Settings, gallery: Gallery) -> ImageResult:
-    options = analysis_options(settings)
+def read_image_file(path: Path, limits: ImageLimits) -> bytes | ImageResult:
+    """The file's bytes, or the error result for a file that is empty, over the byte
+    limit (checked from its size, before reading) or unreadable."""
     try:
-        check_file_size(path.stat().st_size, options.limits)
-        data = read_limited(path, settings.max_image_bytes)
+        check_file_size(path.stat().st_size, limits)
+        return read_limited(path, limits.max_bytes)
     except BadImage as exc:
         return error_result(str(path), str(exc))
     except OSError as exc:
         return error_result(str(path), f"cannot read file: {exc.strerror or exc}")
+
+
+def analyze_path(path: Path, settings: Settings, gallery: Gallery) -> ImageResult:
+    options = analysis_options(settings)
+    data = read_image_file(path, options.limits)
+    if not isinstance(data, bytes):
+        return data
     return analyze_bytes(str(path), data, engine_for(settings), gallery, options)
 
 

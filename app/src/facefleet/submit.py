@@ -13,8 +13,7 @@ from typing import Any, TextIO
 from celery import Celery
 
 from facefleet.core.analysis import ImageResult, error_result
-from facefleet.core.image_loading import BadImage, check_file_size
-from facefleet.pipeline import analysis_options, read_limited
+from facefleet.pipeline import analysis_options, read_image_file
 from facefleet.settings import Settings
 from facefleet.tasks import ANALYZE_IMAGE, encode_payload
 
@@ -144,15 +143,10 @@ def submit_files(
             if image in done:
                 summary.skipped += 1
                 continue
-            try:
-                # Refused here, so oversized files never travel through Redis.
-                check_file_size(path.stat().st_size, limits)
-                data = read_limited(path, limits.max_bytes)
-            except BadImage as exc:
-                write(error_result(image, str(exc)))
-                continue
-            except OSError as exc:
-                write(error_result(image, f"cannot read file: {exc.strerror or exc}"))
+            # Refused here, so oversized files never travel through Redis.
+            data = read_image_file(path, limits)
+            if not isinstance(data, bytes):
+                write(data)
                 continue
             async_result = app.send_task(ANALYZE_IMAGE, args=(image, encode_payload(data)))
             pending[async_result.id] = (image, time.monotonic())
