@@ -6,7 +6,6 @@ restart loses no task. Runs after the shared verifiers (molecule's additional fi
 from __future__ import annotations
 
 import io
-import ipaddress
 import json
 import os
 import re
@@ -22,7 +21,15 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "tests"
 sys.path.insert(0, str(SHARED))
 
-from conftest import FACES, INVENTORY, REPO, host, hosts_in, saved_scale, vault  # noqa: E402
+from conftest import (  # noqa: E402
+    FACES,
+    INVENTORY,
+    REPO,
+    controller_settings,
+    host,
+    hosts_in,
+    saved_scale,
+)
 
 WORKERS = hosts_in("workers")
 PROGRAM = re.compile(r"^(facefleet-worker-\d+)\s+(\w+)\s+(?:pid (\d+))?", re.M)
@@ -58,15 +65,7 @@ def fleet_pids() -> dict[str, int | None]:
 
 
 def settings():
-    from facefleet.settings import Settings
-
-    redis_host = hosts_in("redis")[0]
-    address = next(
-        a
-        for a in host(redis_host).interface.default().addresses
-        if ipaddress.ip_address(a).version == 4
-    )
-    return Settings(redis_url=f"redis://:{vault()['vault_redis_password']}@{address}:6379/0")
+    return controller_settings(hosts_in("redis")[0])
 
 
 class Batch(threading.Thread):

@@ -8,6 +8,7 @@ default cannot leave a test asserting the old value.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import subprocess
@@ -91,6 +92,22 @@ def saved_scale(name: str) -> dict[str, Any]:
     """The scale the celery_worker role applied and saved on the host."""
     fact = host(name).file("/etc/ansible/facts.d/facefleet_workers.fact")
     return json.loads(fact.content_string)
+
+
+def private_address(name: str) -> str:
+    """The host's IPv4 address on its default route (the lab network)."""
+    return next(
+        a for a in host(name).interface.default().addresses if ipaddress.ip_address(a).version == 4
+    )
+
+
+def controller_settings(redis_host: str) -> Any:
+    """App settings for talking to the fleet from this controller, as an operator would."""
+    from facefleet.settings import Settings
+
+    port = role_vars(redis_host)["redis_port"]
+    password = vault()["vault_redis_password"]
+    return Settings(redis_url=f"redis://:{password}@{private_address(redis_host)}:{port}/0")
 
 
 def run_ok(host_: Any, command: str) -> str:

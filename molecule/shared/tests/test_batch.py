@@ -8,10 +8,9 @@ Redis listens on loopback only (the single-host install), the same CLI runs on t
 from __future__ import annotations
 
 import io
-import ipaddress
 import json
 
-from conftest import FACES, host, role_vars, run_ok, vault
+from conftest import FACES, controller_settings, host, private_address, role_vars, run_ok
 
 KNOWN = {"obama": ["obama.jpg", "obama2.jpg"], "biden": ["biden.jpg", "biden2.jpg"]}
 BATCH = [
@@ -32,23 +31,14 @@ def _names(result: dict) -> list[str | None]:
     return [f["name"] for f in sorted(result["faces"], key=lambda f: f["box"][3])]
 
 
-def _private_address(name: str) -> str:
-    return next(
-        a for a in host(name).interface.default().addresses if ipaddress.ip_address(a).version == 4
-    )
-
-
 def _from_controller(redis_host: str, worker: str) -> list[dict]:
     import redis
     from facefleet.celery_app import create_app
     from facefleet.gallery_store import GalleryStore
     from facefleet.pipeline import encode_single_face
-    from facefleet.settings import Settings
     from facefleet.submit import submit_files
 
-    address = _private_address(redis_host)
-    port = role_vars(redis_host)["redis_port"]
-    settings = Settings(redis_url=f"redis://:{vault()['vault_redis_password']}@{address}:{port}/0")
+    settings = controller_settings(redis_host)
     store = GalleryStore(redis.Redis.from_url(settings.redis_url), settings.gallery_key)
     for person, photos in KNOWN.items():
         store.enroll(
@@ -100,7 +90,7 @@ def test_batch_of_real_photos_gets_the_right_names(
     redis_host: str, worker_hosts: list[str]
 ) -> None:
     port = role_vars(redis_host)["redis_port"]
-    reachable = host(redis_host).socket(f"tcp://{_private_address(redis_host)}:{port}")
+    reachable = host(redis_host).socket(f"tcp://{private_address(redis_host)}:{port}")
     results = (
         _from_controller(redis_host, worker_hosts[0])
         if reachable.is_listening
