@@ -23,6 +23,14 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
         "broker_connection_retry_on_startup": True,
+        # Sending a task while Redis restarts: retry about once a second for the outage
+        # the settings allow, instead of Kombu's default of three tries within a second.
+        "task_publish_retry_policy": {
+            "max_retries": settings.redis_outage_seconds,
+            "interval_start": 0,
+            "interval_step": 1,
+            "interval_max": 1,
+        },
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         "result_expires": settings.result_expires,

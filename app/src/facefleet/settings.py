@@ -50,6 +50,9 @@ class Settings:
     # Seconds before the broker gives an unacknowledged task to another worker.
     # Must exceed task_time_limit, or long tasks run twice.
     visibility_timeout: int = 600
+    # Seconds a client (submitter, worker publishing a result) keeps retrying while Redis
+    # is unreachable, e.g. during a restart, before it gives up.
+    redis_outage_seconds: int = 60
     # Seconds a result stays in Redis.
     result_expires: int = 86400
     # Face detector: "hog" (CPU default) or "cnn" (about 100x slower on a CPU).
@@ -89,6 +92,8 @@ class Settings:
                 f"visibility_timeout ({self.visibility_timeout}) must exceed "
                 f"task_time_limit ({self.task_time_limit}), or long tasks are delivered twice"
             )
+        if self.redis_outage_seconds < 1:
+            raise SettingsError("redis_outage_seconds must be at least 1")
         if self.max_image_bytes < 1 or self.max_image_pixels < 1:
             raise SettingsError("image limits must be positive")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -10,12 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import redis
 from celery import Celery
 
 from facefleet.core.analysis import ImageResult, error_result
 from facefleet.pipeline import analysis_options, read_image_file
 from facefleet.settings import Settings
 from facefleet.tasks import ANALYZE_IMAGE, encode_payload
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +30,7 @@ class SubmitSummary:
     error: int = 0
     faces: int = 0
     lost: int = 0
+    reconnects: int = 0
     seconds: float = 0.0
     workers: dict[str, int] = field(default_factory=dict)
 
@@ -118,11 +123,14 @@ def submit_files(
     """Send each file as a task, at most ``window`` in flight; write one line per result.
 
     A task with no result after ``task_timeout`` seconds is written as an error and
-    counted as lost.
+    counted as lost. A Redis restart is ridden out: sending retries (the app's publish
+    retry policy) and so does collecting, for up to ``settings.redis_outage_seconds``.
     """
     summary = SubmitSummary()
     started = time.monotonic()
     pending: dict[str, tuple[str, float]] = {}  # task id -> (image, sent at)
+    forget: list[str] = []  # results written out, still to delete from Redis
+    outage_since: float | None = None
     todo = iter(files)
     exhausted = False
     done = done or set()
@@ -157,9 +165,23 @@ def submit_files(
             for task_id, meta in app.backend.get_many(set(pending), interval=0.1, max_iterations=1):
                 image, _ = pending.pop(task_id)
                 write(_result_from_meta(image, meta))
-                app.AsyncResult(task_id).forget()
+                forget.append(task_id)
+            while forget:
+                app.AsyncResult(forget[-1]).forget()
+                forget.pop()
+            outage_since = None
         except TimeoutError:
             pass
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # Redis is restarting or unreachable: the tasks wait in its queue (AOF keeps
+            # them over a restart) and their results will be there when it is back.
+            now = time.monotonic()
+            outage_since = outage_since or now
+            if now - outage_since > settings.redis_outage_seconds:
+                raise
+            summary.reconnects += 1
+            log.warning("Redis unreachable (%s); retrying", exc)
+            time.sleep(1.0)
         now = time.monotonic()
         for task_id, (image, sent_at) in list(pending.items()):
             if now - sent_at > task_timeout:
