@@ -104,8 +104,9 @@ def main() -> int:
         f"queue depth {status['queue_depth']}"
     )
     print(
-        f"\nFlower: http://{flower_ip}/flower/  user admin, password: "
-        "ansible-vault view inventory/lab/group_vars/all/vault.yml (vault_flower_password)"
+        f"\nFlower: http://{flower_ip}/flower/  user and password: "
+        "ansible-vault view inventory/lab/group_vars/all/vault.yml "
+        "(vault_flower_user, vault_flower_password)"
     )
     print(
         f"Try:    FACEFLEET_REDIS_URL='redis://:<vault_redis_password>@{redis_ip}:6379/0' "

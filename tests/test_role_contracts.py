@@ -12,7 +12,9 @@ ROLES = sorted(p.name for p in (REPO / "roles").iterdir() if p.is_dir())
 
 
 def test_there_are_roles() -> None:
-    assert {"redis", "supervisor", "app", "celery_worker", "flower", "nginx"} <= set(ROLES)
+    assert {"redis", "supervisor", "app", "celery_worker", "flower", "nginx", "firewall"} <= set(
+        ROLES
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,4 +1,5 @@
-"""Redis: password required, private address only, persistence and policy as configured."""
+"""Redis: password required, dangerous commands refused, private address only,
+persistence and policy as configured."""
 
 from __future__ import annotations
 
@@ -31,10 +32,47 @@ def test_redis_never_listens_on_every_address(redis_host: str) -> None:
     assert not redis.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
+def _cli(redis_host: str, admin: bool = False) -> str:
+    """redis-cli on the Redis host, as the fleet's user or as the admin user."""
+    settings = role_vars(redis_host)
+    if admin:
+        password = vault()["vault_redis_admin_password"]
+        user = f"--user {settings['redis_admin_user']} "
+    else:
+        password, user = vault()["vault_redis_password"], ""
+    return f"REDISCLI_AUTH='{password}' redis-cli {user}-p {settings['redis_port']}"
+
+
+def test_the_fleets_user_may_not_run_dangerous_commands(redis_host: str) -> None:
+    redis = host(redis_host)
+    admin = _cli(redis_host, admin=True)
+    # Nothing the fleet did so far (deploy, the batch, Flower, status) was refused.
+    assert run_ok(redis, f"{admin} acl log").strip() == ""
+    refused = ["flushall", "flushdb", "config get maxmemory", "debug sleep 0", "keys *", "acl list"]
+    for command in refused:
+        out = run_ok(redis, f"{_cli(redis_host)} {command}")
+        assert "NOPERM" in out, f"{command}: {out}"
+    logged = run_ok(redis, f"{admin} acl log 100")
+    for command in refused:
+        assert command.split()[0] in logged
+    run_ok(redis, f"{admin} acl log reset")
+    # What Celery needs still works for it.
+    assert run_ok(redis, f"{_cli(redis_host)} llen celery").strip().isdigit()
+
+
+def test_redis_conf_holds_no_password_in_clear(redis_host: str) -> None:
+    conf = host(redis_host).file("/etc/redis/redis.conf")
+    assert (conf.user, conf.group, conf.mode) == ("redis", "redis", 0o640)
+    text = conf.content_string
+    assert vault()["vault_redis_password"] not in text
+    assert vault()["vault_redis_admin_password"] not in text
+    assert "requirepass" not in text
+
+
 def test_persistence_and_policy_are_live(redis_host: str) -> None:
     redis = host(redis_host)
     settings = role_vars(redis_host)
-    cli = f"REDISCLI_AUTH='{vault()['vault_redis_password']}' redis-cli -p {settings['redis_port']}"
+    cli = _cli(redis_host, admin=True)
     assert run_ok(redis, f"{cli} config get appendonly").split() == [
         "appendonly",
         "yes",

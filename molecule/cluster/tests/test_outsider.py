@@ -1,0 +1,61 @@
+"""What a host next to the fleet, but not in it, can reach: nginx (with auth), not Redis
+and not Flower itself."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import host, hosts_in, role_vars, run_ok, vault
+
+# Connect from the outsider: prints "open", or why not (a dropped SYN times out).
+CONNECT = (
+    "python3 -c 'import socket, sys\n"
+    "try:\n"
+    "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()\n"
+    '    print("open")\n'
+    "except OSError as e:\n"
+    "    print(type(e).__name__)' "
+)
+FETCH = (
+    "python3 -c 'import base64, sys, urllib.request, urllib.error\n"
+    "req = urllib.request.Request(sys.argv[1])\n"
+    "if len(sys.argv) > 2:\n"
+    "    token = base64.b64encode(sys.argv[2].encode()).decode()\n"
+    '    req.add_header("Authorization", "Basic " + token)\n'
+    "try:\n"
+    "    print(urllib.request.urlopen(req, timeout=10).status)\n"
+    "except urllib.error.HTTPError as e:\n"
+    "    print(e.code)' "
+)
+
+
+@pytest.fixture(scope="module")
+def outsider() -> str:
+    names = hosts_in("outsiders")
+    assert names, "the cluster scenario must have a host outside the fleet"
+    assert not set(names) & set(hosts_in("facefleet"))
+    return names[0]
+
+
+def test_redis_is_unreachable_from_outside_the_fleet(outsider: str, redis_host: str) -> None:
+    port = role_vars(redis_host)["redis_port"]
+    assert run_ok(host(outsider), f"{CONNECT} {redis_host} {port}").strip() == "TimeoutError"
+
+
+def test_but_reachable_from_a_worker(worker_hosts: list[str], redis_host: str) -> None:
+    port = role_vars(redis_host)["redis_port"]
+    assert run_ok(host(worker_hosts[0]), f"{CONNECT} {redis_host} {port}").strip() == "open"
+
+
+def test_flower_itself_is_unreachable_from_outside(outsider: str, flower_host: str) -> None:
+    port = role_vars(flower_host)["flower_port"]
+    assert run_ok(host(outsider), f"{CONNECT} {flower_host} {port}").strip() == "TimeoutError"
+
+
+def test_the_web_ui_only_through_nginx_with_auth(outsider: str, flower_host: str) -> None:
+    settings = role_vars(flower_host)
+    url = f"http://{flower_host}:{settings['nginx_listen_port']}/{settings['flower_url_prefix']}/"
+    creds = f"{vault()['vault_flower_user']}:{vault()['vault_flower_password']}"
+    assert run_ok(host(outsider), f"{FETCH} {url}").strip() == "401"
+    assert run_ok(host(outsider), f"{FETCH} {url} '{creds}'").strip() == "200"
+    wrong = f"{vault()['vault_flower_user']}:not-the-password"
+    assert run_ok(host(outsider), f"{FETCH} {url} '{wrong}'").strip() == "401"
