@@ -6,9 +6,9 @@ Each scenario sends its own batch of real photos (at least 300, each under its o
 name) from this controller, does something harmful in the middle of it, and then
 checks that every image has exactly one final result, the right one:
 
-  kill-workers   kill -9 random Celery processes (pool children or a worker's main
-                 process) on random worker hosts, several times; supervisor restarts
-                 the dead, their tasks are delivered again
+  kill-workers   kill -9 Celery processes on random worker hosts, several times, pool
+                 children and main processes in turn; supervisor restarts the dead,
+                 their tasks are delivered again
   redis-restart  restart redis-server while hundreds of tasks wait in its queue;
                  the queue survives through the AOF, workers and submitter reconnect
   scale-down     scale to 5 workers, then `scale.yml -e workers=1` mid-batch
@@ -40,8 +40,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lab"))
@@ -366,10 +368,15 @@ def kill_workers(s: Scenario, kills: int) -> Callable[[Outcome], None]:
             s.wait_done((i + 1) / (kills + 2))
             host = s.rng.choice(s.lab.workers)
             pids = s.lab.worker_pids(host)
-            if not pids:
+            # Alternate: a pool child (what the OOM killer picks first: it holds the
+            # image buffers), then a worker's main process (its reserved tasks come
+            # back only after the visibility timeout).
+            kind = "child" if i % 2 == 0 else "main"
+            children = {pid for pid, parent in pids.items() if parent in pids}
+            targets = sorted(children if kind == "child" else set(pids) - children)
+            if not targets:
                 continue
-            pid = s.rng.choice(sorted(pids))
-            kind = "child" if pids[pid] in pids else "main"
+            pid = s.rng.choice(targets)
             s.lab.exec(host, "kill", "-9", str(pid), check=False)
             killed[kind] += 1
             time.sleep(2)
@@ -462,6 +469,24 @@ def enrol(lab: Lab) -> None:
         store.enroll(person, encodings, replace=True)
 
 
+def refused_by_redis(lab: Lab) -> list[str]:
+    """What Redis' ACLs refused (ACL LOG, read as the admin user) since it last started:
+    the fleet's user must never need a command it was denied."""
+    defaults = yaml.safe_load((REPO / "roles" / "redis" / "defaults" / "main.yml").read_text())
+    url = urlsplit(lab.settings.redis_url)
+    admin = redis.Redis(
+        host=url.hostname,
+        port=url.port or 6379,
+        username=defaults["redis_admin_user"],
+        password=lab_vault()["vault_redis_admin_password"],
+        socket_timeout=5,
+    )
+    try:
+        return [f"{entry['username']}: {entry['object']}" for entry in admin.acl_log()]
+    finally:
+        admin.close()
+
+
 SCENARIOS = ["kill-workers", "redis-restart", "scale-down", "host-restart", "bad-files"]
 
 
@@ -510,6 +535,8 @@ def main() -> int:
             flush=True,
         )
     playbook("playbooks/scale.yml", "-e", f"workers={args.workers}")
+    refused = refused_by_redis(lab)
+    print(f"Redis ACL log: {'; '.join(refused) if refused else 'nothing refused'}")
 
     print()
     print(
@@ -526,7 +553,7 @@ def main() -> int:
     dup = sum(o.duplicates for o in outcomes)
     failed = [o.scenario for o in outcomes if o.problems]
     print(f"chaos: {len(outcomes)} scenarios, {lost} lost, {dup} duplicates")
-    return 1 if lost or dup or failed else 0
+    return 1 if lost or dup or failed or refused else 0
 
 
 if __name__ == "__main__":

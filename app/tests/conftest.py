@@ -119,7 +119,14 @@ def settings(redis_url: str) -> Settings:
 class Worker:
     """A real `celery worker` process of the facefleet app."""
 
-    def __init__(self, pool: str, redis_url: str, logfile: Path, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        pool: str,
+        redis_url: str,
+        logfile: Path,
+        concurrency: int = 4,
+        environ: dict[str, str] | None = None,
+    ) -> None:
         self.pool = pool
         self.node = f"test-{pool}-{os.getpid()}@localhost"
         env = dict(
@@ -127,6 +134,7 @@ class Worker:
             FACEFLEET_REDIS_URL=redis_url,
             FACEFLEET_CONFIG="/nonexistent",
             **{f"FACEFLEET_{k.upper()}": str(v) for k, v in WORKER_LIMITS.items()},
+            **(environ or {}),
         )
         self.logfile = logfile
         self._log_handle = logfile.open("wb")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import redis
+from conftest import _free_port, _wait_for
 
 from facefleet.gallery_store import CachedGallery, GalleryStore
 
@@ -47,3 +52,46 @@ def test_cache_notices_changes_without_restart(store: GalleryStore) -> None:
     assert (match.name, match.distance) == ("ada", 0.0)
     store.remove("ada")
     assert len(cache.current()) == 0
+
+
+def test_cache_rides_out_a_redis_restart(tmp_path: Path) -> None:
+    """A worker with a copy keeps answering while Redis is down; one without waits, then
+    gives up after the outage it was told to allow."""
+    port = _free_port()
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        def answers() -> bool:
+            with redis.Redis(port=port) as client:
+                return bool(client.ping())
+
+        _wait_for(answers, 10, "redis-server")
+        return proc
+
+    server = start()
+    client = redis.Redis(port=port, socket_timeout=2)
+    store = GalleryStore(client, "test:outage")
+    store.enroll("ada", [_encoding(1)])
+    warm = CachedGallery(store, outage_seconds=5)
+    assert len(warm.current()) == 1
+    server.terminate()
+    server.wait(10)
+    try:
+        assert len(warm.current()) == 1  # the copy in hand, no exception
+        cold = CachedGallery(store, outage_seconds=1.5)
+        started = time.monotonic()
+        with pytest.raises(redis.exceptions.ConnectionError):
+            cold.current()
+        assert time.monotonic() - started >= 1.0
+    finally:
+        server = start()
+    store.enroll("bob", [_encoding(2)])  # the AOF kept ada; a change after the restart
+    assert sorted(warm.current().names) == ["ada", "bob"]
+    client.close()
+    server.terminate()
+    server.wait(10)

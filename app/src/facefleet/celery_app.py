@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import Celery
 
+from facefleet.redis_client import tls_options
 from facefleet.settings import Settings, load_settings
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
-    return {
+    config: dict[str, object] = {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
         "task_default_queue": settings.queue,
@@ -20,9 +21,21 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # When the worker loses Redis (a broker restart), let running tasks finish and
+        # store their results instead of cancelling them: cancelled, they were stored as
+        # failures ("terminated") that a submitter took as final (seen in the chaos runs,
+        # bench/chaos_lab.py). Their messages still come back after the visibility
+        # timeout and run once more; the analysis is idempotent, so that second run only
+        # rewrites the same result.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
         "broker_connection_retry_on_startup": True,
+        # Storing a result while Redis restarts (or loads its AOF): retry with backoff up
+        # to a second apart, instead of failing the task outside its body (seen in the
+        # chaos runs: the failure was then stored as the image's final result).
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": settings.redis_outage_seconds,
+        "result_backend_max_sleep_between_retries_ms": 1000,
         # Sending a task while Redis restarts: retry about once a second for the outage
         # the settings allow, instead of Kombu's default of three tries within a second.
         "task_publish_retry_policy": {
@@ -41,6 +54,13 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_pool": settings.worker_pool,
         "worker_concurrency": settings.worker_concurrency,
     }
+    tls = tls_options(settings)
+    if tls:
+        # Redis over TLS (a rediss:// URL): the broker and the result store both verify
+        # Redis' certificate against the configured CA.
+        config["broker_use_ssl"] = tls
+        config["redis_backend_use_ssl"] = tls
+    return config
 
 
 def create_app(settings: Settings | None = None) -> Celery:

@@ -27,12 +27,10 @@ def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(settings: Settings):  # noqa: ANN202 (imports Redis only when needed)
-    import redis
-
     from facefleet.gallery_store import GalleryStore
+    from facefleet.redis_client import connect
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    return GalleryStore(client, settings.gallery_key)
+    return GalleryStore(connect(settings, socket_timeout=10), settings.gallery_key)
 
 
 def _cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:

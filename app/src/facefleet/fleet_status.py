@@ -7,7 +7,9 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
+from facefleet.redis_client import connect
 from facefleet.settings import Settings
 
 
@@ -19,7 +21,7 @@ def pool_name(implementation: str) -> str:
 
 def queue_depths(settings: Settings, queues: list[str]) -> dict[str, int]:
     """Tasks waiting in each queue: the seed's ``redis-cli llen celery``."""
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    client = connect(settings, socket_timeout=5)
     try:
         return {queue: int(client.llen(queue)) for queue in queues}
     finally:
@@ -79,7 +81,14 @@ def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
     waiting = set(nodes)
     while waiting and time.monotonic() < deadline:
-        for reply in app.control.ping(sorted(waiting), timeout=1.0) or []:
+        try:
+            replies = app.control.ping(sorted(waiting), timeout=1.0) or []
+        except (redis.exceptions.ConnectionError, OperationalError):
+            # Redis restarted under a pooled connection: drop the pool, ask again.
+            app.pool.force_close_all()
+            time.sleep(0.5)
+            continue
+        for reply in replies:
             waiting -= set(reply)
     return sorted(waiting)
 

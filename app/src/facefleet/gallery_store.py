@@ -8,12 +8,16 @@ it when the version moves, so enrolments take effect without a restart.
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import redis
 
 from facefleet.core.gallery import Gallery
+
+log = logging.getLogger(__name__)
 
 
 class GalleryStore:
@@ -72,17 +76,35 @@ class GalleryStore:
 
 
 class CachedGallery:
-    """A worker's copy of the gallery: one GET per call, a reload only after a change."""
+    """A worker's copy of the gallery: one GET per call, a reload only after a change.
 
-    def __init__(self, store: GalleryStore) -> None:
+    While Redis is unreachable (a restart), the copy in hand is used as it is: it is at
+    most that outage old. A worker with no copy yet waits up to ``outage_seconds``.
+    """
+
+    def __init__(self, store: GalleryStore, outage_seconds: float = 60.0) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._version = -1
         self._gallery = Gallery()
+        self._outage_seconds = outage_seconds
+
+    def _version_now(self) -> int | None:
+        deadline = time.monotonic() + self._outage_seconds
+        while True:
+            try:
+                return self._store.version()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                if self._version >= 0:
+                    log.warning("Redis unreachable; using gallery version %s", self._version)
+                    return None
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1.0)
 
     def current(self) -> Gallery:
-        version = self._store.version()
-        if version != self._version:
+        version = self._version_now()
+        if version is not None and version != self._version:
             with self._lock:
                 if version != self._version:
                     self._version, self._gallery = self._store.load()

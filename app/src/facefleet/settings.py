@@ -38,6 +38,9 @@ class Settings:
     # Broker and result store (one Redis). The password goes inside the URL:
     # redis://:PASSWORD@host:6379/0
     redis_url: str = "redis://localhost:6379/0"
+    # With a rediss:// URL (Redis over TLS), the CA certificate that signed Redis'
+    # certificate; empty trusts the system's CAs. The certificate is always verified.
+    redis_tls_ca_file: str = ""
     # Queue the tasks go to; its depth is `redis-cli llen <queue>`.
     queue: str = "celery"
     # Pool and concurrency a worker starts with unless its command line says otherwise.
@@ -92,6 +95,8 @@ class Settings:
                 f"visibility_timeout ({self.visibility_timeout}) must exceed "
                 f"task_time_limit ({self.task_time_limit}), or long tasks are delivered twice"
             )
+        if self.redis_tls_ca_file and not self.redis_url.startswith("rediss://"):
+            raise SettingsError("redis_tls_ca_file is set, but redis_url is not rediss:// (TLS)")
         if self.redis_outage_seconds < 1:
             raise SettingsError("redis_outage_seconds must be at least 1")
         if self.max_image_bytes < 1 or self.max_image_pixels < 1:

@@ -21,6 +21,7 @@ from facefleet.celery_app import app
 from facefleet.core.analysis import ImageResult, analyze_bytes, error_result
 from facefleet.gallery_store import CachedGallery, GalleryStore
 from facefleet.pipeline import analysis_options, engine_for
+from facefleet.redis_client import connect
 from facefleet.settings import Settings, load_settings
 
 ANALYZE_IMAGE = "facefleet.analyze_image"
@@ -36,8 +37,8 @@ def _settings() -> Settings:
 @functools.cache
 def _gallery() -> CachedGallery:
     settings = _settings()
-    client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
-    return CachedGallery(GalleryStore(client, settings.gallery_key))
+    client = connect(settings, health_check_interval=30)
+    return CachedGallery(GalleryStore(client, settings.gallery_key), settings.redis_outage_seconds)
 
 
 @worker_init.connect

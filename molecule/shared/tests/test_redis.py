@@ -6,10 +6,18 @@ from __future__ import annotations
 from conftest import host, role_vars, run_ok, vault
 
 
+def _tls(redis_host: str) -> str:
+    """redis-cli's options for TLS, verifying against the fleet's CA, when Redis uses it."""
+    settings = role_vars(redis_host)
+    if not settings["redis_tls"]:
+        return ""
+    return f"--tls --cacert {settings['redis_tls_dir']}/ca.crt "
+
+
 def test_without_password_redis_answers_noauth(redis_host: str) -> None:
     redis = host(redis_host)
     port = role_vars(redis_host)["redis_port"]
-    out = redis.run(f"redis-cli -h 127.0.0.1 -p {port} ping")
+    out = redis.run(f"redis-cli {_tls(redis_host)}-h 127.0.0.1 -p {port} ping")
     assert "NOAUTH" in out.stdout + out.stderr
 
 
@@ -18,9 +26,9 @@ def test_with_password_a_worker_host_gets_pong(worker_hosts: list[str]) -> None:
         venv = role_vars(name)["app_venv"]
         out = run_ok(
             host(name),
-            f"{venv}/bin/python -c 'import redis; from facefleet.settings "
-            "import load_settings; "
-            "print(redis.Redis.from_url(load_settings().redis_url).ping())'",
+            f"{venv}/bin/python -c 'from facefleet.redis_client import connect; "
+            "from facefleet.settings import load_settings; "
+            "print(connect(load_settings()).ping())'",
         )
         assert out.strip() == "True", name
 
@@ -40,7 +48,8 @@ def _cli(redis_host: str, admin: bool = False) -> str:
         user = f"--user {settings['redis_admin_user']} "
     else:
         password, user = vault()["vault_redis_password"], ""
-    return f"REDISCLI_AUTH='{password}' redis-cli {user}-p {settings['redis_port']}"
+    port = settings["redis_port"]
+    return f"REDISCLI_AUTH='{password}' redis-cli {_tls(redis_host)}{user}-p {port}"
 
 
 def test_the_fleets_user_may_not_run_dangerous_commands(redis_host: str) -> None:
@@ -48,13 +57,17 @@ def test_the_fleets_user_may_not_run_dangerous_commands(redis_host: str) -> None
     admin = _cli(redis_host, admin=True)
     # Nothing the fleet did so far (deploy, the batch, Flower, status) was refused.
     assert run_ok(redis, f"{admin} acl log").strip() == ""
-    refused = ["flushall", "flushdb", "config get maxmemory", "debug sleep 0", "keys *", "acl list"]
+    refused = ["flushall", "flushdb", "config get maxmemory", "keys *", "acl list"]
     for command in refused:
         out = run_ok(redis, f"{_cli(redis_host)} {command}")
         assert "NOPERM" in out, f"{command}: {out}"
+    # DEBUG and MODULE are switched off for everyone, the admin user included.
+    for command in ["debug sleep 0", "module list"]:
+        out = run_ok(redis, f"{admin} {command}")
+        assert "not allowed" in out, f"{command}: {out}"
     logged = run_ok(redis, f"{admin} acl log 100")
     for command in refused:
-        assert command.split()[0] in logged
+        assert command.split()[0] in logged, command
     run_ok(redis, f"{admin} acl log reset")
     # What Celery needs still works for it.
     assert run_ok(redis, f"{_cli(redis_host)} llen celery").strip().isdigit()
@@ -85,3 +98,35 @@ def test_persistence_and_policy_are_live(redis_host: str) -> None:
         "protected-mode",
         "yes",
     ]
+
+
+def test_tls_is_what_the_inventory_asks_for(redis_host: str, worker_hosts: list[str]) -> None:
+    """With redis_tls, Redis speaks TLS only and every app host verifies its certificate;
+    without, plain text (on a private network, behind the firewall)."""
+    settings = role_vars(redis_host)
+    redis = host(redis_host)
+    port = settings["redis_port"]
+    plain = redis.run(f"REDISCLI_AUTH='{vault()['vault_redis_password']}' redis-cli -p {port} ping")
+    for name in worker_hosts:
+        toml = host(name).file(f"{role_vars(name)['app_config_dir']}/facefleet.toml")
+        assert ('redis_url = "rediss://' in toml.content_string) == settings["redis_tls"], name
+    if settings["redis_tls"]:
+        assert "PONG" not in plain.stdout
+        tls = f"{_cli(redis_host)} ping"
+        assert run_ok(redis, tls).strip() == "PONG"
+        # The certificate chains to the fleet's CA and names what the app hosts dial.
+        for name in worker_hosts:
+            app = role_vars(name)
+            check = (
+                "python3 -c 'import socket, ssl, sys\n"
+                "ctx = ssl.create_default_context(cafile=sys.argv[1])\n"
+                "raw = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)\n"
+                "ctx.wrap_socket(raw, server_hostname=sys.argv[2]).close()\n"
+                'print("verified")\' '
+                f"{app['app_config_dir']}/redis-ca.crt {app['app_redis_host']} {port}"
+            )
+            assert run_ok(host(name), check).strip() == "verified", name
+        key = redis.file(f"{settings['redis_tls_dir']}/redis.key")
+        assert (key.user, key.mode) == ("redis", 0o600)
+    else:
+        assert plain.stdout.strip() == "PONG"
