@@ -502,6 +502,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers to leave the lab at")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Celery logs each retry of a result-store call with its traceback; the table says
+    # what matters.
+    logging.getLogger("celery.backends.base").setLevel(logging.ERROR)
     if shutil.which("docker") is None:
         parser.error("docker is not on PATH")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -218,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    logging.basicConfig(level=logging.WARNING, format="facefleet: %(levelname)s %(message)s")
+    # While Redis restarts, Celery logs each retry of a result call with a traceback; the
+    # submitter says it once ("Redis unreachable ...; retrying").
+    logging.getLogger("celery.backends.base").setLevel(logging.ERROR)
     try:
         settings = load_settings()
         return int(args.func(args, settings))

@@ -82,13 +82,14 @@ def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
     waiting = set(nodes)
     while waiting and time.monotonic() < deadline:
         try:
-            replies = app.control.ping(sorted(waiting), timeout=1.0) or []
+            # A connection of its own each time: a pooled one may have died with a Redis
+            # restart, and the point of waiting is often to see the fleet come back.
+            with app.connection_for_write() as connection:
+                replies = app.control.ping(sorted(waiting), timeout=1.0, connection=connection)
         except (redis.exceptions.ConnectionError, OperationalError):
-            # Redis restarted under a pooled connection: drop the pool, ask again.
-            app.pool.force_close_all()
             time.sleep(0.5)
             continue
-        for reply in replies:
+        for reply in replies or []:
             waiting -= set(reply)
     return sorted(waiting)
 

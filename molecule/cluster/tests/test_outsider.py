@@ -4,7 +4,7 @@ and not Flower itself."""
 from __future__ import annotations
 
 import pytest
-from conftest import host, hosts_in, role_vars, run_ok, vault
+from conftest import host, hosts_in, http_get, role_vars, run_ok, vault
 
 # Connect from the outsider: prints "open", or why not (a dropped SYN times out).
 CONNECT = (
@@ -14,17 +14,6 @@ CONNECT = (
     '    print("open")\n'
     "except OSError as e:\n"
     "    print(type(e).__name__)' "
-)
-FETCH = (
-    "python3 -c 'import base64, sys, urllib.request, urllib.error\n"
-    "req = urllib.request.Request(sys.argv[1])\n"
-    "if len(sys.argv) > 2:\n"
-    "    token = base64.b64encode(sys.argv[2].encode()).decode()\n"
-    '    req.add_header("Authorization", "Basic " + token)\n'
-    "try:\n"
-    "    print(urllib.request.urlopen(req, timeout=10).status)\n"
-    "except urllib.error.HTTPError as e:\n"
-    "    print(e.code)' "
 )
 
 
@@ -55,7 +44,6 @@ def test_the_web_ui_only_through_nginx_with_auth(outsider: str, flower_host: str
     settings = role_vars(flower_host)
     url = f"http://{flower_host}:{settings['nginx_listen_port']}/{settings['flower_url_prefix']}/"
     creds = f"{vault()['vault_flower_user']}:{vault()['vault_flower_password']}"
-    assert run_ok(host(outsider), f"{FETCH} {url}").strip() == "401"
-    assert run_ok(host(outsider), f"{FETCH} {url} '{creds}'").strip() == "200"
-    wrong = f"{vault()['vault_flower_user']}:not-the-password"
-    assert run_ok(host(outsider), f"{FETCH} {url} '{wrong}'").strip() == "401"
+    assert http_get(outsider, url)[0] == 401
+    assert http_get(outsider, url, creds)[0] == 200
+    assert http_get(outsider, url, f"{vault()['vault_flower_user']}:not-the-password")[0] == 401

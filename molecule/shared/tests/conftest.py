@@ -110,6 +110,28 @@ def controller_settings(redis_host: str) -> Any:
     return Settings(redis_url=f"redis://:{password}@{private_address(redis_host)}:{port}/0")
 
 
+# GET a URL from a host with its own python3, optionally with basic auth; prints the
+# status code, then the body.
+_FETCH = (
+    "python3 -c 'import base64, sys, urllib.request, urllib.error\n"
+    "req = urllib.request.Request(sys.argv[1])\n"
+    "if len(sys.argv) > 2:\n"
+    "    token = base64.b64encode(sys.argv[2].encode()).decode()\n"
+    '    req.add_header("Authorization", "Basic " + token)\n'
+    "try:\n"
+    "    r = urllib.request.urlopen(req, timeout=10); print(r.status); print(r.read().decode())\n"
+    "except urllib.error.HTTPError as e:\n"
+    "    print(e.code)' "
+)
+
+
+def http_get(name: str, url: str, credentials: str | None = None) -> tuple[int, str]:
+    """Status and body of ``url`` fetched from host ``name`` ("user:password" for auth)."""
+    out = host(name).run(_FETCH + url + (f" '{credentials}'" if credentials else "")).stdout
+    status, _, body = out.partition("\n")
+    return int(status), body
+
+
 def run_ok(host_: Any, command: str) -> str:
     result = host_.run(command)
     assert result.rc == 0, f"{command}\nstdout: {result.stdout}\nstderr: {result.stderr}"

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import json
 
-from conftest import host, role_vars, saved_scale, vault
-
-FETCH = (
-    "python3 -c 'import base64, sys, urllib.request, urllib.error\n"
-    "req = urllib.request.Request(sys.argv[1])\n"
-    "if len(sys.argv) > 2:\n"
-    "    token = base64.b64encode(sys.argv[2].encode()).decode()\n"
-    '    req.add_header("Authorization", "Basic " + token)\n'
-    "try:\n"
-    "    r = urllib.request.urlopen(req, timeout=10); print(r.status); print(r.read().decode())\n"
-    "except urllib.error.HTTPError as e:\n"
-    "    print(e.code)' "
-)
+from conftest import host, http_get, role_vars, saved_scale, vault
 
 
 def _get(name: str, path: str, auth: bool) -> tuple[int, str]:
     settings = role_vars(name)
     url = f"http://127.0.0.1:{settings['nginx_listen_port']}{path}"
     creds = f"{settings['flower_basic_auth_user']}:{vault()['vault_flower_password']}"
-    out = host(name).run(FETCH + url + (f" '{creds}'" if auth else "")).stdout
-    status, _, body = out.partition("\n")
-    return int(status), body
+    return http_get(name, url, creds if auth else None)
 
 
 def test_flower_needs_credentials(flower_host: str) -> None:
