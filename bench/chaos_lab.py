@@ -429,6 +429,9 @@ def restart_host(s: Scenario) -> Callable[[Outcome], None]:
     def disrupt(outcome: Outcome) -> None:
         s.wait_done(0.3)
         before = [n for n in s.lab.nodes() if n.endswith("@" + host)]
+        if not before:
+            outcome.problems.append(f"{host} runs no worker: nothing to restart")
+            return
         start = time.monotonic()
         # A graceful reboot: systemd stops supervisor, which stops the workers (their
         # unfinished tasks go back to the queue), within docker's 60 s.
@@ -441,6 +444,9 @@ def restart_host(s: Scenario) -> Callable[[Outcome], None]:
                 f"{host} restarted; its {len(before)} nodes answered after "
                 f"{time.monotonic() - start:.0f} s, with no Ansible run"
             )
+        rules = s.lab.exec(host, "nft", "list", "chain", "inet", "facefleet", "input", check=False)
+        if "policy drop" not in rules:
+            outcome.problems.append(f"{host}'s firewall rules did not come back after the restart")
 
     return disrupt
 
@@ -525,6 +531,7 @@ def main() -> int:
             outcome = s.run(name, scale_down(s))
             if silent:
                 outcome.problems.append(f"before the batch, {silent} never answered")
+            playbook("playbooks/scale.yml", "-e", f"workers={args.workers}")
         elif name == "host-restart":
             outcome = s.run(name, restart_host(s), after=s.fleet_answers)
         else:
