@@ -1,6 +1,10 @@
 """Chaos runs on the running lab (`make demo` first); `make chaos` runs them all.
 
     .venv/bin/python bench/chaos_lab.py [--images 300] [--only kill-workers] [--seed N]
+                                        [--inventory inventory/lab]
+
+`--inventory` takes any fleet whose hosts are containers on this Docker host: the
+Molecule cluster scenario runs the suite as its last verifier stage.
 
 Each scenario sends its own batch of real photos (at least 300, each under its own
 name) from this controller, does something harmful in the middle of it, and then
@@ -53,6 +57,7 @@ from facefleet.celery_app import create_app  # noqa: E402
 from facefleet.fleet_status import wait_for_nodes  # noqa: E402
 from facefleet.gallery_store import GalleryStore  # noqa: E402
 from facefleet.pipeline import encode_single_face  # noqa: E402
+from facefleet.redis_client import connect, tls_options  # noqa: E402
 from facefleet.settings import Settings  # noqa: E402
 from facefleet.submit import SubmitSummary, submit_files  # noqa: E402
 
@@ -90,29 +95,20 @@ def docker(*argv: str, check: bool = True) -> str:
     ).stdout.strip()
 
 
-def playbook(*argv: str) -> None:
-    subprocess.run(
-        ["ansible-playbook", *argv],
-        cwd=REPO,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
-    )
-
-
 @dataclass
 class Lab:
     """The lab as inventory/lab describes it: host name -> container, by group."""
 
+    inventory: Path
     containers: dict[str, str]
     groups: dict[str, list[str]]
     settings: Settings
 
     @classmethod
-    def from_inventory(cls) -> Lab:
+    def from_inventory(cls, inventory: Path) -> Lab:
         listing = json.loads(
             subprocess.run(
-                ["ansible-inventory", "-i", str(REPO / "inventory" / "lab"), "--list"],
+                ["ansible-inventory", "-i", str(inventory), "--list"],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -120,7 +116,8 @@ class Lab:
             ).stdout
         )
         hostvars = listing["_meta"]["hostvars"]
-        containers = {host: hostvars[host]["ansible_host"] for host in hostvars}
+        # The lab names its containers in ansible_host; Molecule names them as the hosts.
+        containers = {host: hostvars[host].get("ansible_host", host) for host in hostvars}
         groups = {
             name: sorted(body.get("hosts", []))
             for name, body in listing.items()
@@ -128,7 +125,17 @@ class Lab:
         }
         password = lab_vault()["vault_redis_password"]
         address = container_address(containers[groups["redis"][0]])
-        return cls(containers, groups, Settings(redis_url=f"redis://:{password}@{address}:6379/0"))
+        settings = Settings(redis_url=f"redis://:{password}@{address}:6379/0")
+        return cls(inventory, containers, groups, settings)
+
+    def playbook(self, *argv: str) -> None:
+        subprocess.run(
+            ["ansible-playbook", "-i", str(self.inventory), *argv],
+            cwd=REPO,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
+        )
 
     @property
     def workers(self) -> list[str]:
@@ -296,7 +303,7 @@ class Scenario:
             time.sleep(0.2)
 
     def queue_depth(self) -> int:
-        client = redis.Redis.from_url(self.lab.settings.redis_url, socket_timeout=5)
+        client = connect(self.lab.settings, socket_timeout=5)
         try:
             return int(client.llen(self.lab.settings.queue))
         finally:
@@ -414,7 +421,7 @@ def scale_down(s: Scenario) -> Callable[[Outcome], None]:
     def disrupt(outcome: Outcome) -> None:
         s.wait_done(0.25)
         start = time.monotonic()
-        playbook("playbooks/scale.yml", "-e", "workers=1")
+        s.lab.playbook("playbooks/scale.yml", "-e", "workers=1")
         outcome.notes.append(f"scale.yml 5 -> 1 took {time.monotonic() - start:.0f} s")
         nodes = s.lab.nodes()
         if len(nodes) != 1:
@@ -469,7 +476,7 @@ def watch_no_restarts(s: Scenario) -> tuple[Callable[[Outcome], None], Callable[
 
 
 def enrol(lab: Lab) -> None:
-    store = GalleryStore(redis.Redis.from_url(lab.settings.redis_url), lab.settings.gallery_key)
+    store = GalleryStore(connect(lab.settings), lab.settings.gallery_key)
     for person, photos in KNOWN.items():
         encodings = [encode_single_face((FACES / p).read_bytes(), lab.settings, p) for p in photos]
         store.enroll(person, encodings, replace=True)
@@ -486,6 +493,7 @@ def refused_by_redis(lab: Lab) -> list[str]:
         username=defaults["redis_admin_user"],
         password=lab_vault()["vault_redis_admin_password"],
         socket_timeout=5,
+        **tls_options(lab.settings),
     )
     try:
         return [f"{entry['username']}: {entry['object']}" for entry in admin.acl_log()]
@@ -506,6 +514,12 @@ def main() -> int:
         "--timeout", type=float, default=900, help="seconds an image may take before it is lost"
     )
     parser.add_argument("--workers", type=int, default=2, help="workers to leave the lab at")
+    parser.add_argument(
+        "--inventory",
+        type=Path,
+        default=REPO / "inventory" / "lab",
+        help="the fleet's inventory (its hosts must be containers on this Docker host)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Celery logs each retry of a result-store call with its traceback; the table says
@@ -514,9 +528,12 @@ def main() -> int:
     if shutil.which("docker") is None:
         parser.error("docker is not on PATH")
 
-    lab = Lab.from_inventory()
+    lab = Lab.from_inventory(args.inventory)
     rng = random.Random(args.seed)
-    print(f"chaos on the lab: {args.images} images per scenario, seed {args.seed}", flush=True)
+    print(
+        f"chaos on {args.inventory}: {args.images} images per scenario, seed {args.seed}",
+        flush=True,
+    )
     enrol(lab)
     outcomes = []
     for name in args.only or SCENARIOS:
@@ -526,12 +543,12 @@ def main() -> int:
         elif name == "redis-restart":
             outcome = s.run(name, restart_redis(s), after=s.fleet_answers)
         elif name == "scale-down":
-            playbook("playbooks/scale.yml", "-e", "workers=5")
+            lab.playbook("playbooks/scale.yml", "-e", "workers=5")
             silent = wait_for_nodes(s.app, lab.nodes(), 120)
             outcome = s.run(name, scale_down(s))
             if silent:
                 outcome.problems.append(f"before the batch, {silent} never answered")
-            playbook("playbooks/scale.yml", "-e", f"workers={args.workers}")
+            lab.playbook("playbooks/scale.yml", "-e", f"workers={args.workers}")
         elif name == "host-restart":
             outcome = s.run(name, restart_host(s), after=s.fleet_answers)
         else:
@@ -544,7 +561,7 @@ def main() -> int:
             + "; ".join(outcome.notes + outcome.problems),
             flush=True,
         )
-    playbook("playbooks/scale.yml", "-e", f"workers={args.workers}")
+    lab.playbook("playbooks/scale.yml", "-e", f"workers={args.workers}")
     refused = refused_by_redis(lab)
     print(f"Redis ACL log: {'; '.join(refused) if refused else 'nothing refused'}")
 

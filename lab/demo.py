@@ -14,12 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import redis
 import yaml
 from facefleet.celery_app import create_app
 from facefleet.fleet_status import fleet_status
 from facefleet.gallery_store import GalleryStore
 from facefleet.pipeline import encode_single_face
+from facefleet.redis_client import connect
 from facefleet.settings import Settings
 from facefleet.submit import submit_files
 
@@ -74,7 +74,7 @@ def main() -> int:
     flower_ip = container_address("facefleet-lab-flower1")
     settings = Settings(redis_url=f"redis://:{secrets['vault_redis_password']}@{redis_ip}:6379/0")
 
-    store = GalleryStore(redis.Redis.from_url(settings.redis_url), settings.gallery_key)
+    store = GalleryStore(connect(settings), settings.gallery_key)
     for person, photos in KNOWN.items():
         encodings = [encode_single_face((FACES / p).read_bytes(), settings, p) for p in photos]
         store.enroll(person, encodings, replace=True)

@@ -12,6 +12,7 @@ mkdir -p "$MOLECULE_EPHEMERAL_DIRECTORY"
 log_dir="$root/.cache/molecule/logs"
 mkdir -p "$log_dir"
 
+rm -f "$log_dir/$scenario"-*.report
 declare -a report=()
 status=0
 run_phase() {
@@ -42,6 +43,10 @@ for phase in destroy syntax create converge idempotence verify; do
   [ "$status" -eq 0 ] || break
 done
 run_phase destroy
+# Figures a verifier left for the reader (the cluster's chaos table).
+for figures in "$log_dir/$scenario"-*.report; do
+  if [ -f "$figures" ]; then printf '\n%s:\n' "$figures"; cat "$figures"; fi
+done
 printf '\nmolecule scenario %s: phase times\n' "$scenario"
 printf '  %s\n' "${report[@]}"
 printf '  %-12s %5ss\n' total $(( $(date +%s) - total_start ))

@@ -32,14 +32,14 @@ def _names(result: dict) -> list[str | None]:
 
 
 def _from_controller(redis_host: str, worker: str) -> list[dict]:
-    import redis
     from facefleet.celery_app import create_app
     from facefleet.gallery_store import GalleryStore
     from facefleet.pipeline import encode_single_face
+    from facefleet.redis_client import connect
     from facefleet.submit import submit_files
 
     settings = controller_settings(redis_host)
-    store = GalleryStore(redis.Redis.from_url(settings.redis_url), settings.gallery_key)
+    store = GalleryStore(connect(settings), settings.gallery_key)
     for person, photos in KNOWN.items():
         store.enroll(
             person,
