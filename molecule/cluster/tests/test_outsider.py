@@ -3,8 +3,15 @@ and not Flower itself."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
-from conftest import host, hosts_in, http_get, role_vars, run_ok, vault
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "tests"
+sys.path.insert(0, str(SHARED))
+
+from conftest import host, hosts_in, http_get, role_vars, run_ok, vault  # noqa: E402
 
 # Connect from the outsider: prints "open", or why not (a dropped SYN times out).
 CONNECT = (
@@ -15,6 +22,21 @@ CONNECT = (
     "except OSError as e:\n"
     "    print(type(e).__name__)' "
 )
+
+
+@pytest.fixture(scope="module")
+def redis_host() -> str:
+    return hosts_in("redis")[0]
+
+
+@pytest.fixture(scope="module")
+def flower_host() -> str:
+    return hosts_in("flower")[0]
+
+
+@pytest.fixture(scope="module")
+def worker_hosts() -> list[str]:
+    return hosts_in("workers")
 
 
 @pytest.fixture(scope="module")
