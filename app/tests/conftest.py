@@ -74,33 +74,27 @@ def _wait_for(check: object, timeout: float, what: str) -> None:
     pytest.fail(f"{what} did not come up within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on a free loopback port, with a password, for this session."""
+def start_redis_server(workdir: Path, *options: str) -> subprocess.Popen[bytes]:
+    """A real redis-server on loopback, its data in ``workdir``, with no snapshots; the
+    caller adds the port (``--port`` or ``--tls-port``) and the rest, and waits for it."""
     server = shutil.which("redis-server")
     if server is None:
         pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    password = "test-only-password"
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            password,
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
+    return subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port, with a password, for this session."""
+    port = _free_port()
+    password = "test-only-password"
+    proc = start_redis_server(
+        tmp_path_factory.mktemp("redis"),
+        *("--port", str(port), "--requirepass", password, "--appendonly", "no"),
     )
     url = f"redis://:{password}@127.0.0.1:{port}/0"
     _wait_for(lambda: redis.Redis.from_url(url).ping(), 10, "redis-server")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-from conftest import _free_port, _wait_for
+from conftest import _free_port, _wait_for, start_redis_server
 
 from facefleet.gallery_store import CachedGallery, GalleryStore
 
@@ -60,11 +60,7 @@ def test_cache_rides_out_a_redis_restart(tmp_path: Path) -> None:
     port = _free_port()
 
     def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        proc = start_redis_server(tmp_path, "--port", str(port), "--appendonly", "yes")
 
         def answers() -> bool:
             with redis.Redis(port=port) as client:

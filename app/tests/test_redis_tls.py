@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import Worker, _free_port, _wait_for
+from conftest import Worker, _free_port, _wait_for, start_redis_server
 
 from facefleet.celery_app import create_app
 from facefleet.redis_client import connect
@@ -59,16 +59,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tls_url(pki: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server that speaks TLS only, as the redis role configures it."""
     port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-            "--tls-cert-file", str(pki / "server.crt"), "--tls-key-file", str(pki / "server.key"),
-            "--tls-ca-cert-file", str(pki / "ca.crt"), "--tls-auth-clients", "no",
-            "--requirepass", PASSWORD, "--save", "", "--appendonly", "no",
-            "--dir", str(tmp_path_factory.mktemp("redis-tls")),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+    proc = start_redis_server(
+        tmp_path_factory.mktemp("redis-tls"),
+        "--port", "0", "--tls-port", str(port), "--requirepass", PASSWORD, "--appendonly", "no",
+        "--tls-cert-file", str(pki / "server.crt"), "--tls-key-file", str(pki / "server.key"),
+        "--tls-ca-cert-file", str(pki / "ca.crt"), "--tls-auth-clients", "no",
     )  # fmt: skip
     url = f"rediss://:{PASSWORD}@127.0.0.1:{port}/0"
     settings = load_settings(

@@ -24,19 +24,9 @@ CONNECT = (
 )
 
 
-@pytest.fixture(scope="module")
-def redis_host() -> str:
-    return hosts_in("redis")[0]
-
-
-@pytest.fixture(scope="module")
-def flower_host() -> str:
-    return hosts_in("flower")[0]
-
-
-@pytest.fixture(scope="module")
-def worker_hosts() -> list[str]:
-    return hosts_in("workers")
+REDIS = hosts_in("redis")[0]
+FLOWER = hosts_in("flower")[0]
+WORKER = hosts_in("workers")[0]
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +37,24 @@ def outsider() -> str:
     return names[0]
 
 
-def test_redis_is_unreachable_from_outside_the_fleet(outsider: str, redis_host: str) -> None:
-    port = role_vars(redis_host)["redis_port"]
-    assert run_ok(host(outsider), f"{CONNECT} {redis_host} {port}").strip() == "TimeoutError"
+def test_redis_is_unreachable_from_outside_the_fleet(outsider: str) -> None:
+    port = role_vars(REDIS)["redis_port"]
+    assert run_ok(host(outsider), f"{CONNECT} {REDIS} {port}").strip() == "TimeoutError"
 
 
-def test_but_reachable_from_a_worker(worker_hosts: list[str], redis_host: str) -> None:
-    port = role_vars(redis_host)["redis_port"]
-    assert run_ok(host(worker_hosts[0]), f"{CONNECT} {redis_host} {port}").strip() == "open"
+def test_but_reachable_from_a_worker() -> None:
+    port = role_vars(REDIS)["redis_port"]
+    assert run_ok(host(WORKER), f"{CONNECT} {REDIS} {port}").strip() == "open"
 
 
-def test_flower_itself_is_unreachable_from_outside(outsider: str, flower_host: str) -> None:
-    port = role_vars(flower_host)["flower_port"]
-    assert run_ok(host(outsider), f"{CONNECT} {flower_host} {port}").strip() == "TimeoutError"
+def test_flower_itself_is_unreachable_from_outside(outsider: str) -> None:
+    port = role_vars(FLOWER)["flower_port"]
+    assert run_ok(host(outsider), f"{CONNECT} {FLOWER} {port}").strip() == "TimeoutError"
 
 
-def test_the_web_ui_only_through_nginx_with_auth(outsider: str, flower_host: str) -> None:
-    settings = role_vars(flower_host)
-    url = f"http://{flower_host}:{settings['nginx_listen_port']}/{settings['flower_url_prefix']}/"
+def test_the_web_ui_only_through_nginx_with_auth(outsider: str) -> None:
+    settings = role_vars(FLOWER)
+    url = f"http://{FLOWER}:{settings['nginx_listen_port']}/{settings['flower_url_prefix']}/"
     creds = f"{vault()['vault_flower_user']}:{vault()['vault_flower_password']}"
     assert http_get(outsider, url)[0] == 401
     assert http_get(outsider, url, creds)[0] == 200
