@@ -52,11 +52,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lab"))
 
-from demo import FACES, KNOWN, container_address, lab_vault  # noqa: E402
+from demo import FACES, container_address, enrol, lab_vault  # noqa: E402
 from facefleet.celery_app import create_app  # noqa: E402
 from facefleet.fleet_status import wait_for_nodes  # noqa: E402
-from facefleet.gallery_store import GalleryStore  # noqa: E402
-from facefleet.pipeline import encode_single_face  # noqa: E402
 from facefleet.redis_client import connect, tls_options  # noqa: E402
 from facefleet.settings import Settings  # noqa: E402
 from facefleet.submit import SubmitSummary, submit_files  # noqa: E402
@@ -475,13 +473,6 @@ def watch_no_restarts(s: Scenario) -> tuple[Callable[[Outcome], None], Callable[
     return disrupt, after
 
 
-def enrol(lab: Lab) -> None:
-    store = GalleryStore(connect(lab.settings), lab.settings.gallery_key)
-    for person, photos in KNOWN.items():
-        encodings = [encode_single_face((FACES / p).read_bytes(), lab.settings, p) for p in photos]
-        store.enroll(person, encodings, replace=True)
-
-
 def refused_by_redis(lab: Lab) -> list[str]:
     """What Redis' ACLs refused (ACL LOG, read as the admin user) since it last started:
     the fleet's user must never need a command it was denied."""
@@ -534,7 +525,7 @@ def main() -> int:
         f"chaos on {args.inventory}: {args.images} images per scenario, seed {args.seed}",
         flush=True,
     )
-    enrol(lab)
+    enrol(lab.settings)  # the people EXPECTED_NAMES knows, as make demo enrols them
     outcomes = []
     for name in args.only or SCENARIOS:
         s = Scenario(lab, args.images, args.timeout, rng)

@@ -68,16 +68,22 @@ def lab_vault() -> dict[str, str]:
     return yaml.safe_load(text)
 
 
+def enrol(settings: Settings) -> GalleryStore:
+    """Enrol the KNOWN people from their photos (again: replacing what is there)."""
+    store = GalleryStore(connect(settings), settings.gallery_key)
+    for person, photos in KNOWN.items():
+        encodings = [encode_single_face((FACES / p).read_bytes(), settings, p) for p in photos]
+        store.enroll(person, encodings, replace=True)
+    return store
+
+
 def main() -> int:
     secrets = lab_vault()
     redis_ip = container_address("facefleet-lab-redis1")
     flower_ip = container_address("facefleet-lab-flower1")
     settings = Settings(redis_url=f"redis://:{secrets['vault_redis_password']}@{redis_ip}:6379/0")
 
-    store = GalleryStore(connect(settings), settings.gallery_key)
-    for person, photos in KNOWN.items():
-        encodings = [encode_single_face((FACES / p).read_bytes(), settings, p) for p in photos]
-        store.enroll(person, encodings, replace=True)
+    store = enrol(settings)
     print(f"demo: enrolled {', '.join(f'{k} ({v})' for k, v in store.people().items())}")
 
     app = create_app(settings)
