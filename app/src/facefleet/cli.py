@@ -106,6 +106,9 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     status = fleet_status(create_app(settings), settings, timeout=args.timeout, queues=args.queue)
     print(json.dumps(status, sort_keys=True) if args.json else format_status(status))
+    if not status["workers"]:
+        print(f"facefleet: no worker answered within {args.timeout:g} s", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -139,8 +142,32 @@ def _cmd_drain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Commands that talk to Redis: they check it answers first, so that an outage is one line.
+NEEDS_REDIS = {"enroll", "gallery", "submit", "status", "ping", "drain"}
+
+EXIT_CODES = """exit status: 0 done; 1 the command ran but something failed (a lost image, a
+worker that does not answer); 2 bad settings or arguments; 3 Redis cannot be reached."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("facefleet")
+    except PackageNotFoundError:
+        from facefleet import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facefleet", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="facefleet",
+        description=__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"facefleet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     analyze = sub.add_parser("analyze", help="analyse images in this process (no broker)")
@@ -225,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("celery.backends.base").setLevel(logging.ERROR)
     try:
         settings = load_settings()
+        if args.command in NEEDS_REDIS:
+            from facefleet.redis_client import require_redis
+
+            require_redis(settings)
         return int(args.func(args, settings))
     except (SettingsError, FileNotFoundError) as exc:
         print(f"facefleet: {exc}", file=sys.stderr)
@@ -232,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nfacefleet: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # Redis lost in the middle of a command: one line, not a traceback.
+        from facefleet.redis_client import OUTAGE_ERRORS, RedisUnreachable
+
+        if isinstance(exc, (RedisUnreachable, *OUTAGE_ERRORS)):
+            print(f"facefleet: {exc}", file=sys.stderr)
+            return 3
+        raise
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ This module imports neither Celery nor Redis: the pure pipeline reads its option
 from __future__ import annotations
 
 import dataclasses
+import grp
 import os
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +32,47 @@ SEED_ENV_ALIASES = {
 
 class SettingsError(ValueError):
     """A setting has a value the app cannot use."""
+
+
+class SettingsUnreadable(SettingsError):
+    """The settings file exists but this user may not read it."""
+
+    def __init__(self, path: Path) -> None:
+        group = _owning_group(path)
+        hint = (
+            f"run it as a member of group '{group}' (sudo -g {group} ..., or once: "
+            f"sudo usermod -aG {group} $USER, then log in again)"
+            if group
+            else "run it with sudo"
+        )
+        super().__init__(f"cannot read the settings file {path} (permission denied): {hint}")
+
+
+def _owning_group(path: Path) -> str | None:
+    """The group that may read ``path``: its own, or its folder's when that is what is shut."""
+    for candidate in (path, path.parent):
+        try:
+            return grp.getgrgid(candidate.stat().st_gid).gr_name
+        except KeyError:
+            return None
+        except OSError:
+            continue
+    return None
+
+
+def _read_config(path: Path) -> dict[str, Any] | None:
+    """The TOML document at ``path``; None when there is no such file."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError:
+        raise SettingsUnreadable(path) from None
+    except IsADirectoryError:
+        raise SettingsError(f"{path} is a folder, not a settings file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -121,16 +163,11 @@ def load_settings(
     values: dict[str, Any] = {}
 
     path = config_path or Path(env.get("FACEFLEET_CONFIG", str(DEFAULT_CONFIG_PATH)))
-    if path.is_file():
-        with path.open("rb") as handle:
-            try:
-                document = tomllib.load(handle)
-            except tomllib.TOMLDecodeError as exc:
-                raise SettingsError(f"{path}: {exc}") from exc
-        for key, raw in document.items():
-            if key not in kinds:
-                raise SettingsError(f"{path}: unknown setting {key!r}")
-            values[key] = _coerce(key, raw, kinds[key])
+    document = _read_config(path) or {}
+    for key, raw in document.items():
+        if key not in kinds:
+            raise SettingsError(f"{path}: unknown setting {key!r}")
+        values[key] = _coerce(key, raw, kinds[key])
 
     for env_name, field_name in SEED_ENV_ALIASES.items():
         if env_name in env:
