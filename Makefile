@@ -1,4 +1,5 @@
 # facefleet: the operator's and the developer's entry points.
+#   make controller  the controller's venv only (Ansible and the app): what production needs
 #   make demo   set up everything, bring up the 4-host lab, deploy, run a batch of photos
 #   make test   lint, unit tests, the app's test suite, and both Molecule scenarios (the
 #               cluster's last verifier stage is the chaos suite)
@@ -9,6 +10,7 @@ SHELL := /bin/bash
 VENV      := .venv
 PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
+CONTROLLER_STAMP := $(VENV)/.controller
 IMAGE_TAG := .cache/lab-image
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -18,10 +20,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
-.PHONY: help setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
+.PHONY: help controller setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
         molecule molecule-default molecule-cluster chaos test bench bench-scale clean
 
 help:
+	@echo "make controller    the controller's venv (Ansible, the app): no root, no Docker"
 	@echo "make demo          set up, bring up the lab, deploy, enrol, run a batch, print results"
 	@echo "make test          lint + unit tests + app tests + Molecule (default; cluster + chaos)"
 	@echo "make chaos         the chaos suite on the running lab (after make demo)"
@@ -32,15 +35,27 @@ help:
 
 setup: venv docker
 
-# The controller venv: Ansible, Molecule, linters, and the app itself (editable).
-venv: $(STAMP)
-$(STAMP): requirements-controller.txt app/constraints.txt app/pyproject.toml
-	@bash lab/controller-packages.sh
+# What a production controller needs, and nothing else: a venv with Ansible and the app
+# (its CLI submits and enrols; the playbooks build its wheelhouse). No root, no Docker, no
+# apt: Python 3.11+ with venv and pip, git and make are all it asks of the machine.
+controller: $(CONTROLLER_STAMP)
+$(CONTROLLER_STAMP): requirements-controller.txt app/constraints.txt app/pyproject.toml
+	@$(PYTHON) -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	  || { echo "setup: needs Python 3.11 or newer with venv (Debian: apt-get install python3-venv)" >&2; exit 1; }
 	@echo "setup: creating $(VENV) with $$($(PYTHON) --version)"
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --upgrade pip
 	@$(VENV)/bin/pip install -q -r requirements-controller.txt
 	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower,guard]'
+	@touch $(CONTROLLER_STAMP)
+
+# The developers' venv: the controller's, plus Molecule, the linters and the test tools;
+# and the apt packages the lab and the tests need on this machine.
+venv: $(STAMP)
+$(STAMP): requirements-controller.txt requirements-dev.txt app/constraints.txt app/pyproject.toml
+	@bash lab/controller-packages.sh
+	@$(MAKE) --no-print-directory controller
+	@$(VENV)/bin/pip install -q --upgrade pip
+	@$(VENV)/bin/pip install -q -r requirements-dev.txt
 	@# face_recognition only as the tests' reference; --no-deps: it names `dlib`,
 	@# which pip would compile from source (dlib-bin is the prebuilt one).
 	@$(VENV)/bin/pip install -q --no-deps face-recognition==1.3.0

@@ -110,9 +110,10 @@ def main() -> int:
         f"queue depth {status['queue_depth']}"
     )
     print(
-        f"\nFlower: http://{flower_ip}/flower/  user and password: "
+        f"\nFlower: https://{flower_ip}/flower/  user and password: "
         "ansible-vault view inventory/lab/group_vars/all/vault.yml "
-        "(vault_flower_user, vault_flower_password)"
+        "(vault_flower_user, vault_flower_password); the certificate is signed by the "
+        "lab's CA, inventory/lab/pki/ca.crt"
     )
     print(
         f"Try:    FACEFLEET_REDIS_URL='redis://:<vault_redis_password>@{redis_ip}:6379/0' "

@@ -37,7 +37,7 @@ def _decrypt(vault_file: Path, password_file: Path) -> dict[str, str]:
 
     Loader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
     secret = VaultSecret(password_file.read_text().strip().encode())
-    vault = VaultLib([("prod", secret)])
+    vault = VaultLib([("production", secret)])
     encrypted = yaml.load(vault_file.read_text(), Loader=Loader)  # a SafeLoader
     return {k: vault.decrypt(v).decode() for k, v in encrypted.items()}
 

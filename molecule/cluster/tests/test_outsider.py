@@ -11,7 +11,15 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "tests"
 sys.path.insert(0, str(SHARED))
 
-from conftest import host, hosts_in, http_get, role_vars, run_ok, vault  # noqa: E402
+from conftest import (  # noqa: E402
+    host,
+    hosts_in,
+    http_get,
+    role_vars,
+    run_ok,
+    web_credentials,
+    web_url,
+)
 
 # Connect from the outsider: prints "open", or why not (a dropped SYN times out).
 CONNECT = (
@@ -52,10 +60,16 @@ def test_flower_itself_is_unreachable_from_outside(outsider: str) -> None:
     assert run_ok(host(outsider), f"{CONNECT} {FLOWER} {port}").strip() == "TimeoutError"
 
 
-def test_the_web_ui_only_through_nginx_with_auth(outsider: str) -> None:
-    settings = role_vars(FLOWER)
-    url = f"http://{FLOWER}:{settings['nginx_listen_port']}/{settings['flower_url_prefix']}/"
-    creds = f"{vault()['vault_flower_user']}:{vault()['vault_flower_password']}"
-    assert http_get(outsider, url)[0] == 401
-    assert http_get(outsider, url, creds)[0] == 200
-    assert http_get(outsider, url, f"{vault()['vault_flower_user']}:not-the-password")[0] == 401
+def test_the_web_ui_only_through_nginx_over_https_with_auth(outsider: str) -> None:
+    """The outsider trusts the fleet's CA (as an operator's browser would, once given
+    ca.crt), and reaches nginx by the Flower host's name, which its certificate holds."""
+    ca = Path(role_vars(FLOWER)["fleet_pki_dir"]) / "ca.crt"
+    copied = host(outsider).ansible("copy", f"src={ca} dest=/tmp/fleet-ca.crt", check=False)
+    assert not copied.get("failed"), copied
+    url = web_url(FLOWER, f"/{role_vars(FLOWER)['flower_url_prefix']}/", address=FLOWER)
+    assert http_get(outsider, url, cafile="/tmp/fleet-ca.crt")[0] == 401
+    assert http_get(outsider, url, web_credentials(), cafile="/tmp/fleet-ca.crt")[0] == 200
+    wrong = web_credentials("not-the-password")
+    assert http_get(outsider, url, wrong, cafile="/tmp/fleet-ca.crt")[0] == 401
+    plain = web_url(FLOWER, "/flower/", address=FLOWER, https=False)
+    assert http_get(outsider, plain) == (301, url)

@@ -77,6 +77,7 @@ def role_vars(name: str) -> dict[str, Any]:
     merged.update(vault())
     merged.update(runner().get_variables(name))
     merged.setdefault("groups", {g: hosts_in(g) for g in ("redis", "flower", "workers")})
+    merged.setdefault("inventory_dir", str(Path(INVENTORY).parent))
     merged = _trusted(merged)
     templar = Templar(loader=DataLoader(), variables=merged)
     resolved: dict[str, Any] = {}
@@ -110,26 +111,49 @@ def controller_settings(redis_host: str) -> Any:
     return Settings(redis_url=f"redis://:{password}@{private_address(redis_host)}:{port}/0")
 
 
-# GET a URL from a host with its own python3, optionally with basic auth; prints the
-# status code, then the body.
+# GET a URL from a host with its own python3, verifying HTTPS against a CA file ("-" for
+# plain HTTP), optionally with basic auth; prints the status code, then the body (for a
+# redirect, which is not followed: the Location).
 _FETCH = (
-    "python3 -c 'import base64, sys, urllib.request, urllib.error\n"
+    "python3 -c 'import base64, ssl, sys, urllib.request, urllib.error\n"
+    "class Stay(urllib.request.HTTPRedirectHandler):\n"
+    "    def redirect_request(self, *args): return None\n"
+    'tls = ssl.create_default_context(cafile=sys.argv[2]) if sys.argv[2] != "-" else None\n'
+    "opener = urllib.request.build_opener(Stay, urllib.request.HTTPSHandler(context=tls))\n"
     "req = urllib.request.Request(sys.argv[1])\n"
-    "if len(sys.argv) > 2:\n"
-    "    token = base64.b64encode(sys.argv[2].encode()).decode()\n"
+    "if len(sys.argv) > 3:\n"
+    "    token = base64.b64encode(sys.argv[3].encode()).decode()\n"
     '    req.add_header("Authorization", "Basic " + token)\n'
     "try:\n"
-    "    r = urllib.request.urlopen(req, timeout=10); print(r.status); print(r.read().decode())\n"
+    "    r = opener.open(req, timeout=10); print(r.status); print(r.read().decode())\n"
     "except urllib.error.HTTPError as e:\n"
-    "    print(e.code)' "
+    '    print(e.code); print(e.headers.get("Location") or "")\' '
 )
 
 
-def http_get(name: str, url: str, credentials: str | None = None) -> tuple[int, str]:
-    """Status and body of ``url`` fetched from host ``name`` ("user:password" for auth)."""
-    out = host(name).run(_FETCH + url + (f" '{credentials}'" if credentials else "")).stdout
+def http_get(
+    name: str, url: str, credentials: str | None = None, cafile: str | None = None
+) -> tuple[int, str]:
+    """Status and body of ``url`` fetched from host ``name`` ("user:password" for auth);
+    HTTPS is verified against ``cafile``, a file on that host."""
+    command = f"{_FETCH}{url} {cafile or '-'}" + (f" '{credentials}'" if credentials else "")
+    out = host(name).run(command).stdout
     status, _, body = out.partition("\n")
-    return int(status), body
+    return int(status), body.removesuffix("\n")  # print's own newline
+
+
+def web_url(name: str, path: str, address: str = "127.0.0.1", https: bool = True) -> str:
+    """The operators' entry point on the Flower host ``name``, as nginx serves it (and
+    writes it in redirects: no port when it is the scheme's own)."""
+    settings = role_vars(name)
+    scheme = "https" if https else "http"
+    port = int(settings[f"nginx_{scheme}_port"])
+    shown = "" if port == {"https": 443, "http": 80}[scheme] else f":{port}"
+    return f"{scheme}://{address}{shown}{path}"
+
+
+def web_credentials(password: str | None = None) -> str:
+    return f"{vault()['vault_flower_user']}:{password or vault()['vault_flower_password']}"
 
 
 def run_ok(host_: Any, command: str) -> str:

@@ -38,6 +38,6 @@ def test_each_host_opens_only_its_own_services() -> None:
         if name in hosts_in("redis"):
             expected.add(settings["redis_port"])
         if name in hosts_in("flower"):
-            expected.add(settings["nginx_listen_port"])
+            expected |= set(settings["firewall_web_ports"])
         _, rules = _input_chain(name)
         assert _open_ports(rules) - {68, 546} == expected, name

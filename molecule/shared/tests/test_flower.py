@@ -1,23 +1,40 @@
-"""Flower behind nginx at /flower: 401 without credentials, the dashboard and the API with."""
+"""The operators' entry point: Flower behind nginx at https://<host>/flower/. Every path
+asks for credentials (Flower's /metrics too), but the health check, which says nothing;
+plain HTTP only redirects."""
 
 from __future__ import annotations
 
 import json
 
-from conftest import host, http_get, role_vars, saved_scale, vault
+import pytest
+from conftest import host, http_get, role_vars, saved_scale, web_credentials, web_url
 
 
 def _get(name: str, path: str, auth: bool) -> tuple[int, str]:
-    settings = role_vars(name)
-    url = f"http://127.0.0.1:{settings['nginx_listen_port']}{path}"
-    creds = f"{settings['flower_basic_auth_user']}:{vault()['vault_flower_password']}"
-    return http_get(name, url, creds if auth else None)
+    cafile = f"{role_vars(name)['nginx_tls_dir']}/ca.crt"
+    return http_get(name, web_url(name, path), web_credentials() if auth else None, cafile)
 
 
-def test_flower_needs_credentials(flower_host: str) -> None:
-    prefix = role_vars(flower_host)["flower_url_prefix"]
-    assert _get(flower_host, f"/{prefix}/", auth=False)[0] == 401
-    assert _get(flower_host, f"/{prefix}/api/workers", auth=False)[0] == 401
+@pytest.mark.parametrize(
+    "path", ["/", "/flower", "/flower/", "/flower/api/workers", "/flower/metrics", "/nothing"]
+)
+def test_every_path_needs_credentials(flower_host: str, path: str) -> None:
+    assert _get(flower_host, path, auth=False)[0] == 401
+
+
+def test_the_health_check_is_open_and_says_nothing_else(flower_host: str) -> None:
+    health = role_vars(flower_host)["nginx_health_path"]
+    assert _get(flower_host, health, auth=False) == (200, "ok\n")
+
+
+def test_plain_http_redirects_to_https(flower_host: str) -> None:
+    status, location = http_get(flower_host, web_url(flower_host, "/flower/", https=False))
+    assert status == 301
+    assert location == web_url(flower_host, "/flower/")
+
+
+def test_root_leads_to_flower(flower_host: str) -> None:
+    assert _get(flower_host, "/", auth=True) == (302, web_url(flower_host, "/flower/"))
 
 
 def test_flower_dashboard_and_workers_through_nginx(

@@ -123,7 +123,7 @@ def test_tls_is_what_the_inventory_asks_for(redis_host: str, worker_hosts: list[
                 "raw = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)\n"
                 "ctx.wrap_socket(raw, server_hostname=sys.argv[2]).close()\n"
                 'print("verified")\' '
-                f"{app['app_config_dir']}/redis-ca.crt {app['app_redis_host']} {port}"
+                f"{app['app_config_dir']}/ca.crt {app['app_redis_host']} {port}"
             )
             assert run_ok(host(name), check).strip() == "verified", name
         key = redis.file(f"{settings['redis_tls_dir']}/redis.key")
