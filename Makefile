@@ -1,8 +1,9 @@
 # facefleet: the operator's and the developer's entry points.
 #   make controller  the controller's venv only (Ansible and the app): what production needs
 #   make demo   set up everything, bring up the 4-host lab, deploy, run a batch of photos
-#   make test   lint, unit tests, the app's test suite, and both Molecule scenarios (the
-#               cluster's last verifier stage is the chaos suite)
+#   make test   lint, unit tests, the app's test suite, and both Molecule scenarios:
+#               production (SSH, two networks, bare metal) and cluster (its last verifier
+#               stage is the chaos suite)
 #   make chaos  the chaos suite on the lab that `make demo` left running
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -21,12 +22,12 @@ export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
 .PHONY: help controller setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
-        molecule molecule-default molecule-cluster chaos test bench bench-scale clean
+        molecule molecule-production molecule-cluster chaos test bench bench-scale clean
 
 help:
 	@echo "make controller    the controller's venv (Ansible, the app): no root, no Docker"
 	@echo "make demo          set up, bring up the lab, deploy, enrol, run a batch, print results"
-	@echo "make test          lint + unit tests + app tests + Molecule (default; cluster + chaos)"
+	@echo "make test          lint + unit tests + app tests + Molecule (production; cluster + chaos)"
 	@echo "make chaos         the chaos suite on the running lab (after make demo)"
 	@echo "make lab-up        start the 4 lab containers      make lab-down   remove them"
 	@echo "make deploy        ansible-playbook playbooks/deploy.yml against the lab"
@@ -96,13 +97,15 @@ test-unit: venv
 test-app: venv
 	@cd app && pytest -q
 
-molecule-default: venv lab-image
-	@bash molecule/run-scenario.sh default
-
 molecule-cluster: venv lab-image
 	@bash molecule/run-scenario.sh cluster
 
-molecule: molecule-default molecule-cluster
+# Production as operators run it: the README's production steps over SSH from a non-root
+# controller, and its bare-metal steps on a machine of their own (molecule/production).
+molecule-production: venv lab-image
+	@bash molecule/run-scenario.sh production
+
+molecule: molecule-production molecule-cluster
 
 # Kill workers, restart Redis, scale down, restart a host, send junk: 300 real images
 # each, on the lab `make demo` left running (make test runs the same suite as the
@@ -113,7 +116,7 @@ chaos: venv
 
 test:
 	@start=$$(date +%s); status=0; \
-	for step in lint test-unit test-app molecule-default molecule-cluster; do \
+	for step in lint test-unit test-app molecule-production molecule-cluster; do \
 	  s=$$(date +%s); echo "==> make $$step"; \
 	  if $(MAKE) --no-print-directory $$step; then r=ok; else r=FAILED; status=1; fi; \
 	  times+="$$(printf '  %-18s %5ss  %s' $$step $$(( $$(date +%s) - s )) $$r)"$$'\n'; \

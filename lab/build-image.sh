@@ -28,11 +28,21 @@ root=$(mktemp -d /var/tmp/facefleet-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 start=$(date +%s)
 say "debootstrap bookworm into $root (about 75 s)"
-# What a minimal Debian VM has: systemd as init, sudo, Python for Ansible, and the
-# few tools the verifiers call (ps, ip).
+# What a minimal Debian VM has: systemd as init, sshd, sudo, Python for Ansible, and
+# the few tools the verifiers call (ps, ip).
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,sudo,python3,python3-apt,iproute2,procps \
+  --include=systemd,systemd-sysv,dbus,sudo,openssh-server,python3,python3-apt,iproute2,procps \
   bookworm "$root" "$mirror" >/dev/null
+# Each host makes its own SSH host keys at first boot, as a cloud image does: none are
+# baked into the image, where every container would share them.
+rm -f "$root"/etc/ssh/ssh_host_*
+mkdir -p "$root/etc/systemd/system/ssh.service.d"
+cat >"$root/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
 
 # Fresh apt lists make the first apt task on a lab host fast, as on a cloud VM.
 chroot "$root" apt-get -o APT::Sandbox::User=root update -qq

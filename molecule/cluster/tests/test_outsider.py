@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "tests"
-sys.path.insert(0, str(SHARED))
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+sys.path[:0] = [str(SHARED / "tests"), str(SHARED)]
 
 from conftest import (  # noqa: E402
     host,
@@ -20,17 +20,7 @@ from conftest import (  # noqa: E402
     web_credentials,
     web_url,
 )
-
-# Connect from the outsider: prints "open", or why not (a dropped SYN times out).
-CONNECT = (
-    "python3 -c 'import socket, sys\n"
-    "try:\n"
-    "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()\n"
-    '    print("open")\n'
-    "except OSError as e:\n"
-    "    print(type(e).__name__)' "
-)
-
+from probes import connect_command  # noqa: E402
 
 REDIS = hosts_in("redis")[0]
 FLOWER = hosts_in("flower")[0]
@@ -47,17 +37,17 @@ def outsider() -> str:
 
 def test_redis_is_unreachable_from_outside_the_fleet(outsider: str) -> None:
     port = role_vars(REDIS)["redis_port"]
-    assert run_ok(host(outsider), f"{CONNECT} {REDIS} {port}").strip() == "TimeoutError"
+    assert run_ok(host(outsider), connect_command(REDIS, port)).strip() == "TimeoutError"
 
 
 def test_but_reachable_from_a_worker() -> None:
     port = role_vars(REDIS)["redis_port"]
-    assert run_ok(host(WORKER), f"{CONNECT} {REDIS} {port}").strip() == "open"
+    assert run_ok(host(WORKER), connect_command(REDIS, port)).strip() == "open"
 
 
 def test_flower_itself_is_unreachable_from_outside(outsider: str) -> None:
     port = role_vars(FLOWER)["flower_port"]
-    assert run_ok(host(outsider), f"{CONNECT} {FLOWER} {port}").strip() == "TimeoutError"
+    assert run_ok(host(outsider), connect_command(FLOWER, port)).strip() == "TimeoutError"
 
 
 def test_the_web_ui_only_through_nginx_over_https_with_auth(outsider: str) -> None:

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from probes import fetch_command, fetched
 
 init_plugin_loader()  # lookups in role defaults (env) need the collection loader
 
@@ -111,35 +115,13 @@ def controller_settings(redis_host: str) -> Any:
     return Settings(redis_url=f"redis://:{password}@{private_address(redis_host)}:{port}/0")
 
 
-# GET a URL from a host with its own python3, verifying HTTPS against a CA file ("-" for
-# plain HTTP), optionally with basic auth; prints the status code, then the body (for a
-# redirect, which is not followed: the Location).
-_FETCH = (
-    "python3 -c 'import base64, ssl, sys, urllib.request, urllib.error\n"
-    "class Stay(urllib.request.HTTPRedirectHandler):\n"
-    "    def redirect_request(self, *args): return None\n"
-    'tls = ssl.create_default_context(cafile=sys.argv[2]) if sys.argv[2] != "-" else None\n'
-    "opener = urllib.request.build_opener(Stay, urllib.request.HTTPSHandler(context=tls))\n"
-    "req = urllib.request.Request(sys.argv[1])\n"
-    "if len(sys.argv) > 3:\n"
-    "    token = base64.b64encode(sys.argv[3].encode()).decode()\n"
-    '    req.add_header("Authorization", "Basic " + token)\n'
-    "try:\n"
-    "    r = opener.open(req, timeout=10); print(r.status); print(r.read().decode())\n"
-    "except urllib.error.HTTPError as e:\n"
-    '    print(e.code); print(e.headers.get("Location") or "")\' '
-)
-
-
 def http_get(
     name: str, url: str, credentials: str | None = None, cafile: str | None = None
 ) -> tuple[int, str]:
     """Status and body of ``url`` fetched from host ``name`` ("user:password" for auth);
-    HTTPS is verified against ``cafile``, a file on that host."""
-    command = f"{_FETCH}{url} {cafile or '-'}" + (f" '{credentials}'" if credentials else "")
-    out = host(name).run(command).stdout
-    status, _, body = out.partition("\n")
-    return int(status), body.removesuffix("\n")  # print's own newline
+    HTTPS is verified against ``cafile``, a file on that host. Redirects are not followed:
+    the body is then the Location."""
+    return fetched(host(name).run(fetch_command(url, cafile, credentials)).stdout)
 
 
 def web_url(name: str, path: str, address: str = "127.0.0.1", https: bool = True) -> str:

@@ -10,7 +10,9 @@ is built into a wheel once and cached.
 A wheelhouse is named by a hash of everything that goes into it, so an unchanged app
 is never rebuilt: the second run prints "changed": false. The facefleet wheel carries
 that hash as a local version (0.1.0+src.<hash>), so pip on the hosts sees a new release
-whenever the code changed. Prints one JSON object: path, id, changed.
+whenever the code changed. The wheelhouse is also packed as one uncompressed tar (wheels
+are compressed already), so that it travels to a host as one file. Prints one JSON
+object: path, archive, id, changed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from email.parser import Parser
@@ -210,8 +213,9 @@ def main() -> None:
     )
     py_tag = "".join(args.python.split(".")[:2])
     out = args.cache / f"wheelhouse-cp{py_tag}-{args.platform}-{release}"
-    if (out / "requirements.txt").is_file():
-        print(json.dumps({"path": str(out), "id": release, "changed": False}))
+    archive = out.with_name(out.name + ".tar")
+    if (out / "requirements.txt").is_file() and archive.is_file():
+        print(json.dumps(_built(out, archive, release, changed=False)))
         return
 
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -257,17 +261,27 @@ def main() -> None:
             + "\n".join(pins)
             + "\n"
         )
+        packing = archive.with_suffix(".tar.partial")
+        with tarfile.open(packing, "w") as tar:
+            for item in sorted(staging.iterdir()):
+                tar.add(item, arcname=item.name)
         staging.rename(out)
+        packing.rename(archive)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
     old = sorted(
-        args.cache.glob(f"wheelhouse-cp{py_tag}-{args.platform}-*"),
+        (p for p in args.cache.glob(f"wheelhouse-cp{py_tag}-{args.platform}-*") if p.is_dir()),
         key=lambda p: p.stat().st_mtime,
     )
     for stale in old[:-KEEP_WHEELHOUSES]:
         shutil.rmtree(stale, ignore_errors=True)
-    print(json.dumps({"path": str(out), "id": release, "changed": True}))
+        stale.with_name(stale.name + ".tar").unlink(missing_ok=True)
+    print(json.dumps(_built(out, archive, release, changed=True)))
+
+
+def _built(out: Path, archive: Path, release: str, changed: bool) -> dict[str, object]:
+    return {"path": str(out), "archive": str(archive), "id": release, "changed": changed}
 
 
 if __name__ == "__main__":
