@@ -22,7 +22,7 @@ export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
 .PHONY: help controller setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
-        molecule molecule-production molecule-cluster chaos test bench bench-scale clean
+        molecule molecule-production molecule-cluster chaos test bench bench-pools bench-scale clean
 
 help:
 	@echo "make controller    the controller's venv (Ansible, the app): no root, no Docker"
@@ -31,7 +31,7 @@ help:
 	@echo "make chaos         the chaos suite on the running lab (after make demo)"
 	@echo "make lab-up        start the 4 lab containers      make lab-down   remove them"
 	@echo "make deploy        ansible-playbook playbooks/deploy.yml against the lab"
-	@echo "make bench         app/bench/pipeline_throughput.py (figures, not a test)"
+	@echo "make bench         app/bench/detection_modes.py: speed, recall, memory (figures)"
 	@echo "make bench-scale   bench/scale_lab.py on the running lab (figures)"
 
 setup: venv docker
@@ -125,7 +125,12 @@ test:
 	printf '\nmake test: phase times\n%s  %-18s %5ss\n' "$$times" total $$(( $$(date +%s) - start )); \
 	exit $$status
 
+# Detection modes against face_recognition's default use: speed, recall, false names,
+# memory (app/bench/detection_modes.py). bench-pools: the pools, prefork against threads.
 bench: venv
+	@$(VENV)/bin/python app/bench/detection_modes.py
+
+bench-pools: venv
 	@$(VENV)/bin/python app/bench/pipeline_throughput.py
 
 # Scaling time (2 -> 5 workers until all answer ping) and throughput at 2 and 5 workers,

@@ -19,7 +19,7 @@ def test_profiles_follow_the_seed_guide() -> None:
         for name, p in PROFILES.items()
     }
     assert table == {
-        "light": (1, 2, 4, 1024),  # the seed said ~500 MB; see profiles.yml
+        "light": (1, 2, 4, 500),  # the seed's ~500 MB, measured in app/README.md
         "medium": (3, 4, 4, 1024),
         "heavy": (5, 8, 4, 2048),
         "maximum": (10, 10, 4, 2048),
@@ -54,7 +54,7 @@ def test_overrides_beat_the_profile() -> None:
 def test_first_scale_without_saved_state_needs_a_number() -> None:
     with pytest.raises(module.ScaleRequestError, match="-e profile=NAME"):
         module.scale_request(PROFILES)
-    assert module.scale_request(PROFILES, workers=3)["memory_mb"] == 1024
+    assert module.scale_request(PROFILES, workers=3)["memory_mb"] == 500
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from facefleet.memory_guard import over_budget, tree_pss_mb
+from facefleet.memory_guard import over_budget
+from facefleet.process_memory import tree_pss_mb
 
 HOG = "x = b'\\1' * (150 * 2**20)\nimport time\nwhile True: time.sleep(1)"
 IDLE = "import time\nwhile True: time.sleep(1)"

@@ -71,6 +71,24 @@ def test_hundred_images_no_crash_no_loss(
     assert worker.proc.poll() is None
 
 
+def test_a_batch_may_ask_for_exact_detection(
+    worker: Worker, settings: Settings, faces: Path, enrolled: GalleryStore
+) -> None:
+    """The astronaut's mission patch is a "face" to HOG in colour (exact), not in grey."""
+    app = create_app(settings)
+    counts = {}
+    for mode in ("fast", "exact"):
+        out = io.StringIO()
+        submit_files(app, settings, [faces / "astronaut.png"], out, detection=mode)
+        counts[mode] = len(json.loads(out.getvalue())["faces"])
+    assert counts == {"fast": 1, "exact": 2}
+    wrong = app.send_task(
+        ANALYZE_IMAGE, args=("x", encode_payload(b"x")), kwargs={"detection": "quick"}
+    ).get(timeout=60)
+    assert wrong["status"] == "error"
+    assert "detection must be fast or exact" in wrong["error"]
+
+
 def test_bad_batch_completes_and_worker_survives(
     worker: Worker, settings: Settings, faces: Path, enrolled: GalleryStore, tmp_path: Path
 ) -> None:

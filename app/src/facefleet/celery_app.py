@@ -51,6 +51,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # Events for Flower.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
+        # Replace a pool child once its task ends if its peak RSS grew past this (KiB).
+        "worker_max_memory_per_child": settings.child_recycle_mb * 1024 or None,
         "worker_pool": settings.worker_pool,
         "worker_concurrency": settings.worker_concurrency,
     }

@@ -89,6 +89,7 @@ def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             window=args.window,
             task_timeout=args.task_timeout,
             progress=progress.update,
+            detection=args.detection,
         )
     finally:
         if args.out:
@@ -203,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument(
         "--window", type=int, default=64, help="most tasks in flight at once (bounds Redis memory)"
+    )
+    submit.add_argument(
+        "--detection",
+        choices=["fast", "exact"],
+        help="detection mode for these images (default: the workers' setting)",
     )
     submit.add_argument(
         "--task-timeout",

@@ -1,10 +1,7 @@
 """A supervisor event listener that restarts a worker whose memory exceeds its budget.
 
-Memory is counted as PSS (proportional set size) of the worker's whole process tree: a
-prefork worker's children share the face models copy-on-write with their parent, so
-summing RSS (what superlance's memmon does) counts those pages once per child and, for
-a 4-child worker, reports about 470 MB for what really costs about 190 MB. PSS splits
-every shared page among the processes that share it, so the sum is the real cost.
+Memory is counted as PSS (proportional set size) of the worker's whole process tree (see
+facefleet.process_memory): the models its prefork children share count once.
 
 The restart is supervisor's own stop (SIGTERM, Celery's warm shutdown: running tasks
 finish, and with late acks anything cut short goes back to the queue), then start.
@@ -23,43 +20,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TextIO
 
-PROC = Path("/proc")
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in (PROC / str(pid) / "task").glob("*"):
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-def process_tree(pid: int) -> Iterator[int]:
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        yield current
-        todo.extend(_children(current))
-
-
-def pss_kb(pid: int) -> int:
-    """PSS of one process in kB; 0 if it is gone."""
-    try:
-        text = (PROC / str(pid) / "smaps_rollup").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
-    return int(match[1]) if match else 0
-
-
-def tree_pss_mb(pid: int) -> float:
-    return sum(pss_kb(p) for p in process_tree(pid)) / 1024
+from facefleet.process_memory import tree_pss_mb
 
 
 def over_budget(

@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import multiprocessing
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from facefleet.core.analysis import (
     AnalysisOptions,
     ImageResult,
     analyze_bytes,
+    decode,
     error_result,
     faces_in,
 )
 from facefleet.core.face_engine import DetectorOptions, FaceEngine, shared_engine
 from facefleet.core.gallery import Gallery
-from facefleet.core.image_loading import BadImage, ImageLimits, check_file_size, decode_image
+from facefleet.core.image_loading import BadImage, ImageLimits, check_file_size
 from facefleet.core.model_files import locate_model_files
 from facefleet.settings import Settings
+
+# One full-size decode at a time on a host (every worker, every pool child and thread):
+# fast mode shrinks each image right after decoding it, so only these moments need the
+# memory of a whole image, and this keeps them from adding up.
+DECODE_LOCK = Path(tempfile.gettempdir()) / "facefleet-full-decode.lock"
+
+
+@contextmanager
+def one_full_decode_at_a_time() -> Iterator[None]:
+    with DECODE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# How many detections a worker runs at once, across its pool's processes or threads:
+# a semaphore made in the worker's main process before its pool forks (see tasks.py).
+_detect_slots: AbstractContextManager[object] | None = None
+
+
+def share_detection_slots(count: int) -> None:
+    """Let at most ``count`` detections run at once in this process and the pool
+    processes it forks from now on."""
+    global _detect_slots
+    _detect_slots = multiprocessing.get_context("fork").Semaphore(count)
+
+
+def detection_slot() -> AbstractContextManager[object]:
+    return _detect_slots if _detect_slots is not None else nullcontext()
 
 
 def analysis_options(settings: Settings) -> AnalysisOptions:
@@ -25,8 +62,12 @@ def analysis_options(settings: Settings) -> AnalysisOptions:
         limits=ImageLimits(
             max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
         ),
+        detection=settings.detection,
+        detect_pixels=settings.detect_pixels,
         tolerance=settings.tolerance,
         num_jitters=settings.num_jitters,
+        decode_gate=one_full_decode_at_a_time,
+        detect_gate=detection_slot,
     )
 
 
@@ -74,7 +115,7 @@ def encode_single_face(data: bytes, settings: Settings, label: str) -> list[floa
     """The encoding of the one face in an enrolment image."""
     options = analysis_options(settings)
     try:
-        pixels = decode_image(data, options.limits)
+        pixels, _, _ = decode(data, options)
     except BadImage as exc:
         raise EnrolmentError(f"{label}: {exc}") from None
     _, encodings, _ = faces_in(pixels, engine_for(settings), options)

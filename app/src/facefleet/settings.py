@@ -104,6 +104,21 @@ class Settings:
     detector: str = "hog"
     # Times the detector upsamples the image; 1 finds smaller faces, 0 is about 4x faster.
     upsample: int = 1
+    # "fast": the detector scans a copy of at most detect_pixels (big JPEGs are decoded
+    # straight to a fraction of their size); images up to that size are analysed exactly
+    # as in "exact". "exact": face_recognition's default use, call for call, at full size.
+    # See facefleet/core/analysis.py for the smallest face each finds.
+    detection: str = "fast"
+    # Fast mode's detection budget, in pixels: 1.6 MP, a 1460x1095 copy.
+    detect_pixels: int = 1_600_000
+    # Detections a worker runs at once (its pool's processes or threads share them): the
+    # step that takes most CPU and memory. 0: as many as the host has cores.
+    detect_slots: int = 0
+    # A prefork pool child whose peak RSS (the models it shares with its parent
+    # included, about 110 MB of it) went above this many MB is replaced once its task
+    # ends: a fresh fork costs milliseconds, and gives back what dlib's buffers and the
+    # heap kept from a large image. 0: never.
+    child_recycle_mb: int = 200
     # Largest distance at which a face still gets a gallery name.
     tolerance: float = 0.6
     # Re-sampling passes per encoding (face_recognition's num_jitters).
@@ -124,6 +139,14 @@ class Settings:
             )
         if self.detector not in ("hog", "cnn"):
             raise SettingsError(f"detector must be hog or cnn, not {self.detector!r}")
+        if self.detection not in ("fast", "exact"):
+            raise SettingsError(f"detection must be fast or exact, not {self.detection!r}")
+        if self.detect_pixels < 100_000:
+            raise SettingsError("detect_pixels must be at least 100000")
+        if self.child_recycle_mb < 0:
+            raise SettingsError("child_recycle_mb must be 0 (never) or more")
+        if self.detect_slots < 0:
+            raise SettingsError("detect_slots must be 0 (one per core) or more")
         if self.worker_concurrency < 1:
             raise SettingsError("worker_concurrency must be at least 1")
         if not 0 < self.tolerance <= 2:

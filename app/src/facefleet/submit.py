@@ -119,6 +119,7 @@ def submit_files(
     window: int = 64,
     task_timeout: float = 3600.0,
     progress: Callable[[SubmitSummary], None] | None = None,
+    detection: str | None = None,
 ) -> SubmitSummary:
     """Send each file as a task, at most ``window`` in flight; write one line per result.
 
@@ -156,7 +157,10 @@ def submit_files(
             if not isinstance(data, bytes):
                 write(data)
                 continue
-            async_result = app.send_task(ANALYZE_IMAGE, args=(image, encode_payload(data)))
+            kwargs = {"detection": detection} if detection else {}
+            async_result = app.send_task(
+                ANALYZE_IMAGE, args=(image, encode_payload(data)), kwargs=kwargs
+            )
             pending[async_result.id] = (image, time.monotonic())
             summary.sent += 1
         if not pending:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import gc
 import logging
 import os
 from typing import Any
@@ -15,14 +16,15 @@ from typing import Any
 import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_init, worker_process_init
+from celery.signals import task_postrun, worker_init, worker_process_init
 
 from facefleet.celery_app import app
 from facefleet.core.analysis import ImageResult, analyze_bytes, error_result
 from facefleet.gallery_store import CachedGallery, GalleryStore
-from facefleet.pipeline import analysis_options, engine_for
+from facefleet.heap import pin_malloc_thresholds, release_free_memory
+from facefleet.pipeline import analysis_options, engine_for, share_detection_slots
 from facefleet.redis_client import connect
-from facefleet.settings import Settings, load_settings
+from facefleet.settings import Settings, SettingsError, load_settings, replace
 
 ANALYZE_IMAGE = "facefleet.analyze_image"
 
@@ -44,13 +46,25 @@ def _gallery() -> CachedGallery:
 @worker_init.connect
 def _load_models_before_fork(**_: Any) -> None:
     # Prefork children share these pages copy-on-write; threads share the engine.
+    pin_malloc_thresholds()
     engine_for(_settings()).warm_up(_settings().detector)
+    share_detection_slots(_settings().detect_slots or os.cpu_count() or 1)
+    # What is loaded now stays out of the garbage collector's sight: its passes would
+    # otherwise touch every object, and each child would copy the pages they live on.
+    gc.collect()
+    gc.freeze()
     log.info("face models loaded in process %s", os.getpid())
 
 
 @worker_process_init.connect
 def _load_detector_in_child(**_: Any) -> None:
+    pin_malloc_thresholds()
     engine_for(_settings()).warm_up(_settings().detector)
+
+
+@task_postrun.connect
+def _give_memory_back(**_: Any) -> None:
+    release_free_memory()
 
 
 @app.task(
@@ -61,26 +75,35 @@ def _load_detector_in_child(**_: Any) -> None:
     retry_backoff_max=30,
     max_retries=10,
 )
-def analyze_image(self: Task, image: str, data_b64: str) -> ImageResult:
-    """Analyse one image sent as base64; always returns a result, ok or error."""
-    settings = _settings()
-    try:
-        data = base64.b64decode(data_b64, validate=True)
-    except (binascii.Error, ValueError, TypeError):
-        result = error_result(image, "payload is not valid base64")
-    else:
-        gallery = _gallery().current()
-        try:
-            result = analyze_bytes(
-                image, data, engine_for(settings), gallery, analysis_options(settings)
-            )
-        except SoftTimeLimitExceeded:
-            result = error_result(
-                image, f"took longer than the {settings.task_soft_time_limit} s time limit"
-            )
+def analyze_image(
+    self: Task, image: str, data_b64: str, detection: str | None = None
+) -> ImageResult:
+    """Analyse one image sent as base64; always returns a result, ok or error.
+    ``detection`` ("fast" or "exact") overrides the worker's mode for this image."""
+    result = _analyze(image, data_b64, detection)
     result["worker"] = self.request.hostname or ""
     result["pid"] = os.getpid()
     return result
+
+
+def _analyze(image: str, data_b64: str, detection: str | None) -> ImageResult:
+    settings = _settings()
+    try:
+        if detection is not None and detection != settings.detection:
+            settings = replace(settings, detection=detection)
+        data = base64.b64decode(data_b64, validate=True)
+    except SettingsError as exc:
+        return error_result(image, str(exc))
+    except (binascii.Error, ValueError, TypeError):
+        return error_result(image, "payload is not valid base64")
+    try:
+        return analyze_bytes(
+            image, data, engine_for(settings), _gallery().current(), analysis_options(settings)
+        )
+    except SoftTimeLimitExceeded:
+        return error_result(
+            image, f"took longer than the {settings.task_soft_time_limit} s time limit"
+        )
 
 
 def encode_payload(data: bytes) -> str:

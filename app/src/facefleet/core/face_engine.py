@@ -27,6 +27,9 @@ from facefleet.core.model_files import ModelFiles
 # (top, right, bottom, left), the order face_recognition uses.
 Box = tuple[int, int, int, int]
 
+# The smallest image the HOG detector scans: one window (see FaceEngine.locate).
+_BLANK = np.zeros((80, 80, 3), dtype=np.uint8)
+
 
 @dataclass(frozen=True)
 class DetectorOptions:
@@ -72,7 +75,13 @@ class FaceEngine:
 
     def locate(self, pixels: np.ndarray, options: DetectorOptions) -> list[Box]:
         height, width = pixels.shape[:2]
-        found = self._detector(options.kind)(pixels, options.upsample)
+        detector = self._detector(options.kind)
+        found = detector(pixels, options.upsample)
+        if options.kind == "hog":
+            # dlib's HOG detector keeps the feature pyramid of the last image it scanned
+            # (for a 2 MP image at upsample 1, about 60 MB) until the next scan; scanning
+            # a blank thumbnail (under a millisecond) lets that memory go now.
+            detector(_BLANK, 0)
         if options.kind == "cnn":
             found = [detection.rect for detection in found]
         return [_trimmed_box(rect, height, width) for rect in found]
