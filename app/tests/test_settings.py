@@ -27,21 +27,10 @@ def test_file_then_environment_precedence(tmp_path: Path) -> None:
     assert settings.tolerance == 0.55
 
 
-def test_seed_environment_names_keep_their_meaning() -> None:
-    settings = load_settings(
-        environ={"CELERY_WORKER_POOL": "threads", "CELERY_WORKER_CONCURRENCY": "4"},
-        config_path=NO_FILE,
-    )
-    assert (settings.worker_pool, settings.worker_concurrency) == ("threads", 4)
-    config = celery_config(settings)
-    assert (config["worker_pool"], config["worker_concurrency"]) == ("threads", 4)
-
-
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"FACEFLEET_DETECTOR": "sift"}, "detector"),
-        ({"CELERY_WORKER_POOL": "gevent"}, "worker_pool"),
         ({"FACEFLEET_VISIBILITY_TIMEOUT": "100"}, "visibility_timeout"),
         ({"FACEFLEET_UPSAMPLE": "lots"}, "cannot read"),
     ],

@@ -53,8 +53,6 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_send_sent_event": True,
         # Replace a pool child once its task ends if its peak RSS grew past this (KiB).
         "worker_max_memory_per_child": settings.child_recycle_mb * 1024 or None,
-        "worker_pool": settings.worker_pool,
-        "worker_concurrency": settings.worker_concurrency,
     }
     tls = tls_options(settings)
     if tls:

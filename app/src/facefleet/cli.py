@@ -12,6 +12,7 @@ from pathlib import Path
 from facefleet.core.gallery import Gallery
 from facefleet.image_files import walk_files
 from facefleet.settings import Settings, SettingsError, load_settings
+from facefleet.worker_set import WORKERS_FILE
 
 
 def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,9 +144,6 @@ def _cmd_drain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# Commands that talk to Redis: they check it answers first, so that an outage is one line.
-NEEDS_REDIS = {"enroll", "gallery", "submit", "status", "ping", "drain"}
-
 EXIT_CODES = """exit status: 0 done; 1 the command ran but something failed (a lost image, a
 worker that does not answer); 2 bad settings or arguments; 3 Redis cannot be reached."""
 
@@ -159,6 +157,40 @@ def _version() -> str:
         from facefleet import __version__
 
         return __version__
+
+
+def _cmd_workers(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.supervisor_rpc import SupervisorError
+    from facefleet.worker_set import HostWorkers, celery_worker_set
+
+    try:
+        host = HostWorkers.load(args.file)
+    except OSError as exc:
+        print(f"facefleet: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    workers = celery_worker_set(host)
+    try:
+        if args.action == "status":
+            rows = workers.status()
+            print(json.dumps(rows) if args.json else _workers_table(rows))
+            return 0
+        report = workers.apply() if args.action == "apply" else workers.restart(args.programs)
+    except (SupervisorError, ValueError) as exc:
+        print(f"facefleet: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.action}: {report.line()}")
+    return 0 if report.ok else 1
+
+
+def _workers_table(rows: list[dict]) -> str:
+    lines = [f"{'program':<24} {'node':<28} {'state':<9} {'pid':>7} {'PSS/budget MB':>14}"]
+    for r in rows:
+        memory = f"{r['pss_mb'] if r['pss_mb'] is not None else '-'}/{r['budget_mb']}"
+        lines.append(
+            f"{r['program']:<24} {r['node']:<28} {r['state']:<9} {r['pid'] or '-':>7} "
+            f"{memory + ('!' if r['over_budget'] else ''):>14}"
+        )
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the person's photos instead of adding to them",
     )
-    enroll.set_defaults(func=_cmd_enroll)
+    enroll.set_defaults(func=_cmd_enroll, needs_redis=True)
 
     gallery = sub.add_parser("gallery", help="list or remove enrolled people")
     gallery_sub = gallery.add_subparsers(dest="action", required=True)
@@ -195,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     remove = gallery_sub.add_parser("remove")
     remove.add_argument("name")
-    gallery.set_defaults(func=_cmd_gallery)
+    gallery.set_defaults(func=_cmd_gallery, needs_redis=True)
 
     submit = sub.add_parser("submit", help="send images to the workers, collect results")
     submit.add_argument("paths", nargs="+", type=Path)
@@ -216,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds after which a task without result counts as lost",
     )
-    submit.set_defaults(func=_cmd_submit)
+    submit.set_defaults(func=_cmd_submit, needs_redis=True)
 
     status = sub.add_parser("status", help="workers, active tasks and queue depth")
     status.add_argument("--json", action="store_true")
@@ -229,12 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--timeout", type=float, default=2.0, help="seconds to wait for workers to answer"
     )
-    status.set_defaults(func=_cmd_status)
+    status.set_defaults(func=_cmd_status, needs_redis=True)
 
     ping = sub.add_parser("ping", help="wait until the named worker nodes answer")
     ping.add_argument("nodes", nargs="+", help="node names, such as celery1@worker1")
     ping.add_argument("--timeout", type=float, default=60.0)
-    ping.set_defaults(func=_cmd_ping)
+    ping.set_defaults(func=_cmd_ping, needs_redis=True)
 
     drain = sub.add_parser("drain", help="stop nodes taking tasks and wait until they hold none")
     drain.add_argument("nodes", nargs="+", help="node names, such as celery2@worker1")
@@ -245,7 +277,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue to stop consuming (default: the settings' queue)",
     )
     drain.add_argument("--timeout", type=float, default=170.0)
-    drain.set_defaults(func=_cmd_drain)
+    drain.set_defaults(func=_cmd_drain, needs_redis=True)
+
+    workers = sub.add_parser(
+        "workers", help="this host's workers under supervisor (what the Ansible role declared)"
+    )
+    workers.add_argument("--file", type=Path, default=WORKERS_FILE)
+    workers_sub = workers.add_subparsers(dest="action", required=True)
+    listing = workers_sub.add_parser("status", help="state, PID and memory of each worker")
+    listing.add_argument("--json", action="store_true")
+    workers_sub.add_parser(
+        "apply",
+        help="apply the program files: drain what stops or restarts, wait for ping",
+    ).set_defaults(needs_redis=True)
+    restart = workers_sub.add_parser(
+        "restart", help="drain, restart warmly and wait for ping (all workers by default)"
+    )
+    restart.add_argument("programs", nargs="*", help="supervisor program names")
+    restart.set_defaults(needs_redis=True)
+    workers.set_defaults(func=_cmd_workers)
     return parser
 
 
@@ -258,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("celery.backends.base").setLevel(logging.ERROR)
     try:
         settings = load_settings()
-        if args.command in NEEDS_REDIS:
+        # Commands that talk to Redis check it answers first: an outage is then one line.
+        if getattr(args, "needs_redis", False):
             from facefleet.redis_client import require_redis
 
             require_redis(settings)

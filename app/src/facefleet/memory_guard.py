@@ -1,14 +1,19 @@
 """A supervisor event listener that restarts a worker whose memory exceeds its budget.
 
 Memory is counted as PSS (proportional set size) of the worker's whole process tree (see
-facefleet.process_memory): the models its prefork children share count once.
+facefleet.process_memory): the models its prefork children share count once. The
+workers and their budget are the ones the celery_worker role declared
+(/etc/facefleet/workers.fact); a restart is the same as everywhere else (facefleet.
+worker_set): drained, stopped warmly, started, and awaited until it answers ping.
 
-The restart is supervisor's own stop (SIGTERM, Celery's warm shutdown: running tasks
-finish, and with late acks anything cut short goes back to the queue), then start.
+A worker restarted ``loop_restarts`` times within ``loop_minutes`` (both in workers.fact)
+that goes over budget once more is in a restart loop: restarting it again helps nobody,
+so it is left running, said once in the log, and recorded in the guard's state file
+(``guard_state_file``) for status.yml, until its restarts have left the window.
 
 Supervisor runs it beside the workers (see roles/celery_worker/templates/workers.conf.j2):
     [eventlistener:facefleet-worker-memory-guard]
-    command=/opt/facefleet/venv/bin/python -m facefleet.memory_guard --budget-mb 500 ...
+    command=/opt/facefleet/venv/bin/python -m facefleet.memory_guard
     events=TICK_60
 """
 
@@ -17,26 +22,61 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TextIO
 
 from facefleet.process_memory import tree_pss_mb
+from facefleet.worker_set import WORKERS_FILE, HostWorkers, WorkerSet, celery_worker_set
 
 
-def over_budget(
-    processes: list[dict[str, Any]], pattern: re.Pattern[str], budget_mb: float
-) -> list[tuple[str, float]]:
-    """Running programs matching ``pattern`` whose tree PSS exceeds ``budget_mb``."""
+class RestartLoops:
+    """When each worker was restarted, and which ones restart too often to help."""
+
+    def __init__(self, restarts: int, window_s: float, clock: Callable[[], float]) -> None:
+        self.restarts = restarts
+        self.window_s = window_s
+        self.clock = clock
+        self._times: dict[str, deque[float]] = {}
+        self.announced: set[str] = set()  # loops already said in the log
+
+    def _recent(self, program: str) -> deque[float]:
+        times = self._times.setdefault(program, deque())
+        while times and self.clock() - times[0] > self.window_s:
+            times.popleft()
+        return times
+
+    def looping(self, program: str) -> bool:
+        if len(self._recent(program)) >= self.restarts:
+            return True
+        self.announced.discard(program)
+        return False
+
+    def restarted(self, program: str) -> None:
+        self._recent(program).append(self.clock())
+
+    def state(self) -> dict[str, dict[str, object]]:
+        return {
+            program: {"restarts_in_window": len(self._recent(program)), "loop": True}
+            for program in list(self._times)
+            if self.looping(program)
+        }
+
+
+def over_budget(workers: WorkerSet) -> list[tuple[str, float]]:
+    """Running workers whose tree PSS exceeds the budget: (program, MB)."""
     found = []
-    for info in processes:
-        if info.get("statename") != "RUNNING" or not pattern.fullmatch(info["name"]):
+    for name, state in workers.supervisor.programs().items():
+        if state.state != "RUNNING" or state.pid is None:
             continue
-        used = tree_pss_mb(int(info["pid"]))
-        if used > budget_mb:
-            found.append((f"{info['group']}:{info['name']}", used))
+        if name not in {w.program for w in workers.host.wanted}:
+            continue
+        used = tree_pss_mb(state.pid)
+        if used > workers.host.budget_mb:
+            found.append((name, used))
     return found
 
 
@@ -45,84 +85,75 @@ def _log(stream: TextIO, message: str) -> None:
     stream.flush()
 
 
-def run(
-    budget_mb: float,
-    pattern: re.Pattern[str],
-    stdin: TextIO = sys.stdin,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
-    drain: Callable[[str], None] | None = None,
-) -> None:
+def check(workers: WorkerSet, loops: RestartLoops, log: TextIO, state_file: Path | None) -> None:
+    """One tick: restart each worker over budget, unless it is in a restart loop."""
+    budget = workers.host.budget_mb
+    for program, used in over_budget(workers):
+        if loops.looping(program):
+            if program not in loops.announced:
+                loops.announced.add(program)
+                _log(
+                    log,
+                    f"{program} uses {used:.0f} MB (PSS), over its {budget:.0f} MB budget, "
+                    f"after {loops.restarts} restarts in {loops.window_s / 60:.0f} minutes: "
+                    "a restart loop. Left running: its budget is too small for its work "
+                    "(status.yml shows it; see the README on memory)",
+                )
+            continue
+        loops.restarted(program)
+        _log(
+            log,
+            f"{program} uses {used:.0f} MB (PSS, with its children), over its "
+            f"{budget:.0f} MB budget: restarting it warmly",
+        )
+        try:
+            report = workers.restart([program])
+            _log(log, f"{program}: {report.line()}")
+        except Exception as exc:
+            _log(log, f"could not restart {program}: {exc}")
+    if state_file is not None:
+        _write_state(state_file, loops.state())
+
+
+def _write_state(path: Path, state: dict[str, dict[str, object]]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps({"loops": state, "at": time.time()}))
+    os.replace(partial, path)
+
+
+def read_state(path: Path) -> dict[str, dict[str, object]]:
+    """The workers the guard left running in a restart loop, as it last wrote them."""
+    try:
+        return json.loads(path.read_text()).get("loops", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def run(workers_file: Path) -> None:
+    """Check at every tick, with the workers as the role declares them now (a scale
+    changes them, and not this program)."""
     from supervisor import childutils
 
-    rpc = childutils.getRPCInterface(os.environ)
-    _log(stderr, f"watching programs matching {pattern.pattern!r}, budget {budget_mb:.0f} MB")
+    from facefleet.celery_app import create_app
+    from facefleet.settings import load_settings
+
+    app = create_app(load_settings())
+    host = HostWorkers.load(workers_file)
+    loops = RestartLoops(host.loop_restarts, host.loop_minutes * 60, time.monotonic)
+    _log(sys.stderr, f"watching the workers of {workers_file}")
     while True:
-        headers, _ = childutils.listener.wait(stdin, stdout)
+        headers, _ = childutils.listener.wait(sys.stdin, sys.stdout)
         if headers.get("eventname", "").startswith("TICK"):
-            for name, used in over_budget(rpc.supervisor.getAllProcessInfo(), pattern, budget_mb):
-                _log(
-                    stderr,
-                    f"{name} uses {used:.0f} MB (PSS, with its children), over "
-                    f"its {budget_mb:.0f} MB budget: restarting it warmly",
-                )
-                try:
-                    if drain is not None:
-                        drain(name.rsplit(":", 1)[-1])
-                    rpc.supervisor.stopProcess(name, True)
-                    rpc.supervisor.startProcess(name, False)
-                except Exception as exc:
-                    _log(stderr, f"could not restart {name}: {exc}")
-        childutils.listener.ok(stdout)
+            host = HostWorkers.load(workers_file)
+            state = Path(host.guard_state_file) if host.guard_state_file else None
+            check(celery_worker_set(host, app), loops, sys.stderr, state)
+        childutils.listener.ok(sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--budget-mb", type=float, help="memory budget per program, PSS of its process tree"
-    )
-    parser.add_argument(
-        "--programs",
-        default=r"facefleet-worker-\d+",
-        help="regular expression for the program names to guard",
-    )
-    parser.add_argument(
-        "--node-template",
-        help="Celery node of a program, {n} being its number (celery{n}@host1); when "
-        "given, the node is drained before it is restarted",
-    )
-    parser.add_argument("--drain-timeout", type=float, default=150.0)
-    parser.add_argument(
-        "--pss",
-        type=int,
-        nargs="+",
-        metavar="PID",
-        help="print the PSS in MB of each PID's process tree as JSON, and exit",
-    )
-    args = parser.parse_args(argv)
-    if args.pss:
-        print(json.dumps({str(pid): round(tree_pss_mb(pid)) for pid in args.pss}))
-        return
-    if args.budget_mb is None:
-        parser.error("--budget-mb is required to guard")
-    drain = _celery_drain(args.node_template, args.drain_timeout) if args.node_template else None
-    run(args.budget_mb, re.compile(args.programs), drain=drain)
-
-
-def _celery_drain(node_template: str, timeout: float) -> Callable[[str], None]:
-    """Drain the worker's Celery node before the stop, as scaling does (see drain_nodes)."""
-    from facefleet.celery_app import create_app
-    from facefleet.fleet_status import drain_nodes
-    from facefleet.settings import load_settings
-
-    settings = load_settings()
-    app = create_app(settings)
-
-    def drain(program: str) -> None:
-        node = node_template.format(n=program.rsplit("-", 1)[-1])
-        drain_nodes(app, [node], [settings.queue], timeout)
-
-    return drain
+    parser.add_argument("--workers-file", type=Path, default=WORKERS_FILE)
+    run(parser.parse_args(argv).workers_file)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@ Order of precedence, lowest first:
 1. the defaults below;
 2. the TOML file named by ``FACEFLEET_CONFIG`` (default ``/etc/facefleet/facefleet.toml``,
    written by the Ansible ``app`` role), if it exists;
-3. environment variables ``FACEFLEET_<FIELD>`` (upper case), plus the seed's
-   ``CELERY_WORKER_POOL`` and ``CELERY_WORKER_CONCURRENCY``.
+3. environment variables ``FACEFLEET_<FIELD>`` (upper case).
+
+A worker's pool and concurrency are not settings of the app: they are the worker's command
+line, which the celery_worker role writes from its variables (the seed's
+``CELERY_WORKER_POOL`` and ``CELERY_WORKER_CONCURRENCY`` are read there, on the controller).
 
 This module imports neither Celery nor Redis: the pure pipeline reads its options from it too.
 """
@@ -22,12 +25,6 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("/etc/facefleet/facefleet.toml")
-
-# Environment names kept from the seed's docker-compose deployment.
-SEED_ENV_ALIASES = {
-    "CELERY_WORKER_POOL": "worker_pool",
-    "CELERY_WORKER_CONCURRENCY": "worker_concurrency",
-}
 
 
 class SettingsError(ValueError):
@@ -85,9 +82,6 @@ class Settings:
     redis_tls_ca_file: str = ""
     # Queue the tasks go to; its depth is `redis-cli llen <queue>`.
     queue: str = "celery"
-    # Pool and concurrency a worker starts with unless its command line says otherwise.
-    worker_pool: str = "prefork"
-    worker_concurrency: int = 4
     # Soft limit: the task gets an exception it turns into an error result (prefork only).
     task_soft_time_limit: int = 120
     # Hard limit: the pool kills the task's process (prefork only).
@@ -133,10 +127,6 @@ class Settings:
     gallery_key: str = "facefleet:gallery"
 
     def __post_init__(self) -> None:
-        if self.worker_pool not in ("prefork", "threads", "solo"):
-            raise SettingsError(
-                f"worker_pool must be prefork, threads or solo, not {self.worker_pool!r}"
-            )
         if self.detector not in ("hog", "cnn"):
             raise SettingsError(f"detector must be hog or cnn, not {self.detector!r}")
         if self.detection not in ("fast", "exact"):
@@ -147,8 +137,6 @@ class Settings:
             raise SettingsError("child_recycle_mb must be 0 (never) or more")
         if self.detect_slots < 0:
             raise SettingsError("detect_slots must be 0 (one per core) or more")
-        if self.worker_concurrency < 1:
-            raise SettingsError("worker_concurrency must be at least 1")
         if not 0 < self.tolerance <= 2:
             raise SettingsError("tolerance must be in (0, 2]")
         if self.upsample < 0 or self.num_jitters < 1:
@@ -192,9 +180,6 @@ def load_settings(
             raise SettingsError(f"{path}: unknown setting {key!r}")
         values[key] = _coerce(key, raw, kinds[key])
 
-    for env_name, field_name in SEED_ENV_ALIASES.items():
-        if env_name in env:
-            values[field_name] = _coerce(env_name, env[env_name], kinds[field_name])
     for field_name, kind in kinds.items():
         env_name = "FACEFLEET_" + field_name.upper()
         if env_name in env:
