@@ -1,13 +1,18 @@
-"""Scaling on the running lab (`make demo` first): prints figures, asserts nothing.
+"""Deploy, scaling and throughput on the running lab (`make demo` first), with the seed's
+docker-compose set-up as the anchor, in the same run: prints figures, asserts nothing.
 
-    .venv/bin/python bench/scale_lab.py [--runs 3] [--images 54]
+    make bench-scale    (.venv/bin/python bench/scale_lab.py [--runs 3] [--images 54])
 
-1. Wall time of `ansible-playbook playbooks/scale.yml -e workers=5`, starting from 2
-   workers, until all 5 nodes answer ping (polled from this controller, not trusted
-   from the playbook), for --runs runs; also the playbook's own time.
-2. Throughput (images/s) of the same fixed batch (the shared photos, repeated) at 2 and
-   at 5 workers, through the lab from this controller. Compare with the bare library on
-   the same cores: app/bench/pipeline_throughput.py.
+1. A deploy that changes nothing (the lab is deployed already): its wall time, and that
+   every host reports changed=0.
+2. Scaling 2 -> 5 workers with `scale.yml -e workers=5`, from its start until 5 workers
+   answer a broadcast ping (polled from this controller, not trusted from the playbook),
+   and when the playbook itself returns; median of --runs. Then the same for the seed's
+   `docker-compose up -d --scale celery=5` (../shared/bench/compose-scale-anchor.sh,
+   which needs docker-compose), and the ratio.
+3. Throughput: the same batch (the shared photos, repeated) through the lab at 2 workers
+   with exact detection (the pipeline as it was) and fast detection (as it is), against
+   the bare face_recognition library on this controller's cores (the lab's cores).
 It leaves the lab at 2 workers.
 """
 
@@ -15,84 +20,124 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
+import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "lab"))
+sys.path[:0] = [str(REPO / "lab"), str(REPO / "app" / "bench")]
 
-from demo import FACES, container_address, lab_vault  # noqa: E402
 from facefleet.celery_app import create_app  # noqa: E402
-from facefleet.settings import Settings  # noqa: E402
 from facefleet.submit import submit_files  # noqa: E402
+from fleet import Fleet  # noqa: E402
+from harness import bare_pool, face_recognition_module  # noqa: E402
+from photos import photos  # noqa: E402
+
+ANCHOR = REPO.parent / "shared" / "bench" / "compose-scale-anchor.sh"
 
 
-def scale(workers: int) -> float:
+def no_op_deploy(fleet: Fleet) -> tuple[float, str]:
     start = time.monotonic()
-    subprocess.run(
-        ["ansible-playbook", "playbooks/scale.yml", "-e", f"workers={workers}"],
-        cwd=REPO,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
+    out = fleet.playbook("deploy.yml")
+    seconds = time.monotonic() - start
+    changed = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", out, re.M)
+    return seconds, ", ".join(f"{host} changed={n}" for host, n in changed)
+
+
+def scale_up(fleet: Fleet, runs: int) -> tuple[list[float], list[float]]:
+    """(until 5 answer, until the playbook returns) for each run, from 2 workers."""
+    app = create_app(fleet.settings)
+    answered, returned = [], []
+    for _ in range(runs):
+        fleet.playbook("scale.yml", "-e", "workers=2")
+        ended: list[float] = []
+        start = time.monotonic()
+
+        def play(ended: list[float] = ended, start: float = start) -> None:
+            fleet.playbook("scale.yml", "-e", "workers=5")
+            ended.append(time.monotonic() - start)
+
+        thread = threading.Thread(target=play)
+        thread.start()
+        while True:
+            nodes = {n for reply in app.control.ping(timeout=0.5, limit=5) or [] for n in reply}
+            if len(nodes) >= 5:
+                break
+        answered.append(time.monotonic() - start)
+        thread.join()
+        returned.append(ended[0])
+    return answered, returned
+
+
+def compose_anchor(runs: int) -> float | None:
+    """The seed's compose --scale, timed by the shared anchor script; its median."""
+    result = subprocess.run(
+        ["bash", str(ANCHOR), str(runs)], cwd=REPO, capture_output=True, text=True, check=False
     )
-    return time.monotonic() - start
+    match = re.search(r"until all 5 answer ping: median ([\d.]+) s", result.stdout)
+    if not match:
+        print(f"compose anchor failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}")
+        return None
+    print(result.stdout.strip().splitlines()[-1])
+    return float(match[1])
 
 
-def nodes(workers: int) -> list[str]:
-    # The planner's split for two equal hosts: worker1 gets the odd one.
-    per_host = {"worker1": (workers + 1) // 2, "worker2": workers // 2}
-    return [f"celery{n}@{h}" for h, count in per_host.items() for n in range(1, count + 1)]
+def _bare_one(path: str) -> int:
+    fr = face_recognition_module()
+    image = fr.load_image_file(path)
+    return len(fr.face_encodings(image, fr.face_locations(image)))
+
+
+def throughput(fleet: Fleet, images: int) -> None:
+    shared = photos()
+    files = [shared[i % len(shared)] for i in range(images)]
+    face_recognition_module()
+    bare = bare_pool([str(f) for f in files], 2, _bare_one).images_per_s
+    print(f"bare face_recognition on this machine's 2 cores: {bare:.2f} images/s")
+    fleet.playbook("scale.yml", "-e", "workers=2")
+    app = create_app(fleet.settings)
+    for mode, label in (("exact", "before (exact detection)"), ("fast", "after (fast detection)")):
+        summary = submit_files(app, fleet.settings, files, io.StringIO(), window=64, detection=mode)
+        rate = summary.done / summary.seconds
+        print(
+            f"lab, 2 workers (prefork, concurrency 4), {label}: {images} images, "
+            f"{rate:.2f} images/s = {rate / bare:.2f} of the bare library, lost {summary.lost}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--images", type=int, default=54)
+    parser.add_argument("--skip-compose", action="store_true")
     args = parser.parse_args()
+    fleet = Fleet.from_inventory()
 
-    secrets = lab_vault()
-    address = container_address("facefleet-lab-redis1")
-    settings = Settings(redis_url=f"redis://:{secrets['vault_redis_password']}@{address}:6379/0")
-    app = create_app(settings)
+    seconds, changes = no_op_deploy(fleet)
+    print(f"deploy.yml with nothing to change: {seconds:.1f} s ({changes})", flush=True)
 
-    timings, playbook_times = [], []
-    for _ in range(args.runs):
-        scale(2)
-        start = time.monotonic()
-        process = subprocess.Popen(
-            ["ansible-playbook", "playbooks/scale.yml", "-e", "workers=5"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
-        )
-        waiting = set(nodes(5))
-        while waiting:
-            for reply in app.control.ping(sorted(waiting), timeout=0.5) or []:
-                waiting -= set(reply)
-        timings.append(time.monotonic() - start)
-        process.wait()
-        playbook_times.append(time.monotonic() - start)
+    answered, returned = scale_up(fleet, args.runs)
+    ours = statistics.median(answered)
     print(
-        f"scale 2 -> 5 until all 5 answer ping: median {statistics.median(timings):.1f} s "
-        f"(runs: {', '.join(f'{t:.1f}' for t in timings)}); playbook finished at "
-        f"median {statistics.median(playbook_times):.1f} s"
+        f"facefleet scale.yml 2 -> 5 until all 5 answer ping: median {ours:.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in answered)}); the playbook returned at "
+        f"median {statistics.median(returned):.2f} s",
+        flush=True,
     )
-
-    photos = sorted(p for p in FACES.iterdir() if p.suffix in (".jpg", ".png"))
-    files = [photos[i % len(photos)] for i in range(args.images)]
-    for workers in (2, 5):
-        scale(workers)
-        summary = submit_files(app, settings, files, io.StringIO(), window=64)
-        print(
-            f"{workers} workers (prefork, concurrency 4): {args.images} images, "
-            f"{summary.done / summary.seconds:.2f} images/s, lost {summary.lost}"
-        )
-    scale(2)
+    if not args.skip_compose:
+        anchor = compose_anchor(args.runs)
+        if anchor:
+            print(
+                f"scale 2 -> 5: facefleet {ours:.2f} s vs compose {anchor:.2f} s "
+                f"({ours / anchor:.2f}x)",
+                flush=True,
+            )
+    throughput(fleet, args.images)
+    fleet.playbook("scale.yml", "-e", "workers=2")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,18 @@
-"""The end of `make demo`: enrol two people, send a batch of the shared photos through
-the lab fleet from this controller, and print what came back.
+"""The end of `make demo`: enrol the people of app/bench/photos.py, send a batch of the
+shared photos through the lab fleet from this controller, and print what came back.
 
-It talks to the lab exactly as an operator's controller talks to a fleet: to Redis at
-the redis host's private address, with the password from the vault.
+It talks to the lab as an operator's controller talks to a fleet (lab/fleet.py): to
+Redis at the redis host's fleet address, with the settings deploy.yml wrote for this
+controller.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 from facefleet.celery_app import create_app
 from facefleet.fleet_status import fleet_status
 from facefleet.gallery_store import GalleryStore
@@ -22,15 +20,9 @@ from facefleet.pipeline import encode_single_face
 from facefleet.redis_client import connect
 from facefleet.settings import Settings
 from facefleet.submit import submit_files
+from fleet import REPO, Fleet, fleet_default
+from photos import FACES, KNOWN
 
-REPO = Path(__file__).resolve().parents[1]
-FACES = Path(os.environ.get("FACEFLEET_FACES_DIR", REPO.parent / "shared" / "data" / "faces"))
-KNOWN = {
-    "obama": ["obama.jpg", "obama2.jpg"],
-    "biden": ["biden.jpg", "biden2.jpg"],
-    "rose_leslie": ["rose_leslie1.jpg"],
-    "kit_harington": ["kit_harington1.jpg"],
-}
 BATCH = [
     "two_people.jpg",
     "obama_and_biden.jpg",
@@ -45,29 +37,6 @@ BATCH = [
 ]
 
 
-def container_address(name: str) -> str:
-    return subprocess.run(
-        [
-            "docker",
-            "inspect",
-            "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            name,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
-def lab_vault() -> dict[str, str]:
-    vault = REPO / "inventory" / "lab" / "group_vars" / "all" / "vault.yml"
-    text = subprocess.run(
-        ["ansible-vault", "view", str(vault)], check=True, capture_output=True, text=True, cwd=REPO
-    ).stdout
-    return yaml.safe_load(text)
-
-
 def enrol(settings: Settings) -> GalleryStore:
     """Enrol the KNOWN people from their photos (again: replacing what is there)."""
     store = GalleryStore(connect(settings), settings.gallery_key)
@@ -78,11 +47,8 @@ def enrol(settings: Settings) -> GalleryStore:
 
 
 def main() -> int:
-    secrets = lab_vault()
-    redis_ip = container_address("facefleet-lab-redis1")
-    flower_ip = container_address("facefleet-lab-flower1")
-    settings = Settings(redis_url=f"redis://:{secrets['vault_redis_password']}@{redis_ip}:6379/0")
-
+    fleet = Fleet.from_inventory()
+    settings = fleet.settings
     store = enrol(settings)
     print(f"demo: enrolled {', '.join(f'{k} ({v})' for k, v in store.people().items())}")
 
@@ -109,15 +75,18 @@ def main() -> int:
         f"fleet: {len(status['workers'])} workers, capacity {status['capacity']}, "
         f"queue depth {status['queue_depth']}"
     )
+    port = int(fleet_default("fleet_https_port"))
+    shown_port = "" if port == 443 else f":{port}"
+    flower = f"https://{fleet.address(fleet.groups['flower'][0])}{shown_port}"
     print(
-        f"\nFlower: https://{flower_ip}/flower/  user and password: "
-        "ansible-vault view inventory/lab/group_vars/all/vault.yml "
-        "(vault_flower_user, vault_flower_password); the certificate is signed by the "
-        "lab's CA, inventory/lab/pki/ca.crt"
+        f"\nFlower: {flower}/{fleet_default('fleet_flower_prefix')}/  user and password: "
+        "ansible-vault view inventory/lab/group_vars/all/vault.yml (vault_flower_user, "
+        "vault_flower_password); its certificate is signed by the lab's CA, "
+        f"~/.facefleet/{fleet.name}/pki/ca.crt"
     )
     print(
-        f"Try:    FACEFLEET_REDIS_URL='redis://:<vault_redis_password>@{redis_ip}:6379/0' "
-        ".venv/bin/facefleet submit ../shared/data/faces --out /tmp/out.jsonl"
+        f"Try:    FACEFLEET_CONFIG=~/.facefleet/{fleet.name}.toml .venv/bin/facefleet submit "
+        "../shared/data/faces --out /tmp/out.jsonl"
     )
     print("        ansible-playbook playbooks/scale.yml -e workers=5   (or -e profile=medium)")
     print("        ansible-playbook playbooks/status.yml")

@@ -1,0 +1,170 @@
+"""A deployed fleet whose hosts are containers on this Docker host: the lab (inventory/lab)
+or a Molecule scenario's. The demo, the benchmarks and the chaos suite reach it through
+here, as an operator's controller would:
+
+- Redis with the settings every deploy writes for this controller's CLI
+  (~/.facefleet/<inventory>.toml, the app role's app_client_config): the fleet address,
+  the password, and TLS with the fleet's CA when the fleet has it on;
+- the hosts' own tools over `docker exec` (`facefleet workers status` for each host's
+  workers, as the celery_worker role declared them: no name is made here);
+- Ansible from this venv (the tools beside this Python, whatever PATH says).
+
+    from fleet import Fleet
+    fleet = Fleet.from_inventory()          # the lab
+    fleet.playbook("scale.yml", "-e", "workers=5")
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+LAB = REPO / "inventory" / "lab"
+# The Ansible and app commands of this venv.
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(REPO / "app" / "bench"))
+
+from facefleet.settings import Settings, load_settings  # noqa: E402
+
+
+@functools.cache
+def _defaults(role: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+@functools.cache
+def role_default(role: str, name: str) -> Any:
+    """A role's default as it sets it, with the fleet-wide facts it refers to filled in
+    (fleet_app_venv -> /opt/facefleet/venv). Only for defaults that need no host facts."""
+    context = {**_defaults("fleet"), **_defaults(role)}
+    value = context[name]
+    while isinstance(value, str) and "{{" in value:
+        value = jinja2.Template(value).render(**context)
+    return value
+
+
+def fleet_default(name: str) -> Any:
+    """A fleet-wide fact (the fleet role's defaults)."""
+    return role_default("fleet", name)
+
+
+def docker(*argv: str, check: bool = True) -> str:
+    return subprocess.run(
+        ["docker", *argv], check=check, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _run(*argv: str, cwd: Path = REPO) -> str:
+    result = subprocess.run(
+        [*argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "PATH": f"{BIN}:/usr/bin:/bin",
+            "HOME": str(Path.home()),
+            "ANSIBLE_FORCE_COLOR": "0",
+        },
+    )
+    if result.returncode:
+        raise RuntimeError(
+            f"{' '.join(argv)} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result.stdout
+
+
+@dataclass
+class Fleet:
+    inventory: Path
+    containers: dict[str, str]  # inventory host -> container
+    groups: dict[str, list[str]]
+
+    @classmethod
+    def from_inventory(cls, inventory: Path = LAB) -> Fleet:
+        listing = json.loads(_run(str(BIN / "ansible-inventory"), "-i", str(inventory), "--list"))
+        hostvars = listing["_meta"]["hostvars"]
+        # The lab names its containers in ansible_host; Molecule names them as the hosts.
+        containers = {host: hostvars[host].get("ansible_host", host) for host in hostvars}
+        groups = {
+            name: sorted(body.get("hosts", []))
+            for name, body in listing.items()
+            if name != "_meta" and isinstance(body, dict)
+        }
+        return cls(inventory, containers, groups)
+
+    @property
+    def name(self) -> str:
+        """The inventory's name, as the roles name its files on the controller."""
+        folder = self.inventory if self.inventory.is_dir() else self.inventory.parent
+        return folder.name
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """This controller's settings for the fleet, as the last deploy wrote them."""
+        path = Path.home() / ".facefleet" / f"{self.name}.toml"
+        if not path.is_file():
+            raise RuntimeError(f"{path} is missing: deploy the fleet first (make demo)")
+        return load_settings(environ={}, config_path=path)
+
+    @functools.cached_property
+    def vault(self) -> dict[str, str]:
+        """The lab's secrets (its vault and password are committed, lab-only)."""
+        text = _run(
+            str(BIN / "ansible-vault"), "view", str(LAB / "group_vars" / "all" / "vault.yml")
+        )
+        return yaml.safe_load(text)
+
+    def playbook(self, name: str, *argv: str) -> str:
+        """Run playbooks/<name> against this fleet; its output."""
+        return _run(
+            str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{name}", *argv
+        )
+
+    @property
+    def workers(self) -> list[str]:
+        return self.groups["workers"]
+
+    def exec(self, host: str, *argv: str, check: bool = True) -> str:
+        return docker("exec", self.containers[host], *argv, check=check)
+
+    def address(self, host: str) -> str:
+        return docker(
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            self.containers[host],
+        )
+
+    def host_workers(self, host: str) -> list[dict[str, Any]]:
+        """`facefleet workers status`: the host's workers (program, node, state, pid ...)."""
+        cli = f"{fleet_default('fleet_app_venv')}/bin/facefleet"
+        out = self.exec(
+            host, cli, "workers", "--file", fleet_default("fleet_workers_file"), "status", "--json"
+        )
+        return json.loads(out)
+
+    def nodes(self) -> list[str]:
+        """The Celery nodes the worker hosts run now, as their workers.fact names them."""
+        return sorted(w["node"] for host in self.workers for w in self.host_workers(host))
+
+    def worker_pids(self, host: str) -> dict[int, int]:
+        """Every Celery worker process on ``host`` (main processes and pool children):
+        pid -> parent pid."""
+        out = self.exec(host, "ps", "-eo", "pid=,ppid=,args=", check=False)
+        return {
+            int(pid): int(ppid)
+            for pid, ppid, args in (line.split(None, 2) for line in out.splitlines())
+            if "celery --app=facefleet.celery_app worker" in args
+        }
