@@ -17,11 +17,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The controller's wheelhouse cache (the app role's app_wheelhouse_cache): in the checkout.
+export FACEFLEET_CACHE_DIR := $(CURDIR)/.cache
 # The lab image tag (a hash of lab/build-image.sh), once `make lab-image` has built it.
 export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
-.PHONY: help controller setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
+.PHONY: help controller collection-link collection setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
         molecule molecule-production molecule-cluster chaos test bench bench-pools bench-scale clean
 
 help:
@@ -47,7 +49,13 @@ $(CONTROLLER_STAMP): requirements-controller.txt app/constraints.txt app/pyproje
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q -r requirements-controller.txt
 	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower,guard]'
+	@$(MAKE) --no-print-directory collection-link
 	@touch $(CONTROLLER_STAMP)
+
+# This checkout as the facefleet.fleet collection, for ansible.cfg's collections_path.
+collection-link:
+	@mkdir -p .cache/collections/ansible_collections/facefleet
+	@ln -sfn ../../../.. .cache/collections/ansible_collections/facefleet/fleet
 
 # The developers' venv: the controller's, plus Molecule, the linters and the test tools;
 # and the apt packages the lab and the tests need on this machine.
@@ -97,7 +105,11 @@ test-unit: venv
 test-app: venv
 	@cd app && pytest -q
 
-molecule-cluster: venv lab-image
+# The collection's release tarball (galaxy.yml), in .cache/dist/.
+collection: controller
+	@ansible-galaxy collection build --force --output-path .cache/dist | tail -n 1
+
+molecule-cluster: venv lab-image collection
 	@bash molecule/run-scenario.sh cluster
 
 # Production as operators run it: the README's production steps over SSH from a non-root
@@ -133,9 +145,12 @@ bench: venv
 bench-pools: venv
 	@$(VENV)/bin/python app/bench/pipeline_throughput.py
 
-# Scaling time (2 -> 5 workers until all answer ping) and throughput at 2 and 5 workers,
-# on the lab that `make demo` left running.
+# On the lab that `make demo` left running: a deploy that changes nothing, scaling 2 -> 5
+# against the seed's docker-compose --scale (which needs docker-compose), and the lab's
+# throughput against the bare library (bench/scale_lab.py).
 bench-scale: venv
+	@command -v docker-compose >/dev/null || { echo "setup: installing docker-compose from apt"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 	@$(VENV)/bin/python bench/scale_lab.py
 
 clean: lab-down

@@ -13,6 +13,18 @@ mkdir -p "$MOLECULE_EPHEMERAL_DIRECTORY"
 log_dir="$root/.cache/molecule/logs"
 mkdir -p "$log_dir"
 
+# The facefleet.fleet collection under test: the release `make collection` built from this
+# checkout, installed offline into a temporary folder, as an operator installs it. The
+# scenarios that deploy with it read FACEFLEET_COLLECTIONS_PATH (molecule.yml).
+collections=$(mktemp -d)
+trap 'rm -rf "$collections"' EXIT
+tarball=$(ls -t .cache/dist/facefleet-fleet-*.tar.gz | head -n 1)
+(cd "$collections" && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$collections" \
+  ansible-galaxy collection install --offline -p "$collections" "$root/$tarball" >/dev/null) \
+  || { echo "run-scenario: cannot install $tarball" >&2; exit 1; }
+export FACEFLEET_COLLECTIONS_PATH="$collections"
+echo "==> facefleet.fleet from $tarball, installed in $collections"
+
 rm -f "$log_dir/$scenario"-*.report
 declare -a report=()
 status=0

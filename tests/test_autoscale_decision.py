@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load
+from ansible_collections.facefleet.fleet.plugins.filter import autoscale_decision as module
 
-module = load("plugins/filter/autoscale_decision.py", "autoscale_decision")
 decide = module.autoscale_decision
 
 

@@ -92,12 +92,34 @@ def test_named_make_targets_exist(doc: Path) -> None:
 def test_named_variables_exist(doc: Path) -> None:
     known = _known_variables()
     # A role-prefixed word that is not a file name (fleet_status.py is a module).
-    pattern = re.compile(rf"\b((?:{'|'.join(ROLE_PREFIXES)}|vault)_[a-z0-9_]+)\b(?!\.\w)")
+    # (facefleet.fleet.fleet_report is a filter: the next test checks those.)
+    pattern = re.compile(
+        rf"(?<!facefleet\.fleet\.)\b((?:{'|'.join(ROLE_PREFIXES)}|vault)_[a-z0-9_]+)\b(?!\.\w)"
+    )
     named = set()
     for span in _code_spans(doc.read_text()):
         named |= set(pattern.findall(span))
     where = doc.relative_to(REPO)
     assert sorted(named - known) == [], f"{where} names variables no role or inventory has"
+
+
+def _collection_names() -> set[str]:
+    """What facefleet.fleet.<name> may be: a role, a playbook or a filter."""
+    names = {p.name for p in (REPO / "roles").iterdir()}
+    names |= {p.stem for p in (REPO / "playbooks").glob("*.yml")}
+    for plugin in (REPO / "plugins" / "filter").glob("*.py"):
+        body = plugin.read_text().split("def filters", 1)[-1]
+        names |= set(re.findall(r'"([a-z_]+)":', body))
+    return names
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_named_collection_contents_exist(doc: Path) -> None:
+    named = set()
+    for span in _code_spans(doc.read_text()):
+        named |= set(re.findall(r"\bfacefleet\.fleet\.([a-z_]+)", span))
+    where = doc.relative_to(REPO)
+    assert sorted(named - _collection_names()) == [], f"{where} names what the collection lacks"
 
 
 def test_the_docs_are_found() -> None:

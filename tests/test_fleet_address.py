@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import load
-
-module = load("plugins/filter/fleet_address.py", "fleet_address")
+from ansible_collections.facefleet.fleet.plugins.filter import fleet_address as module
 
 # A VM with a public default route and a private fleet network, as hosts often have.
 VM = {

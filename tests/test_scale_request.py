@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import REPO, load
+from ansible_collections.facefleet.fleet.plugins.filter import scale_request as module
+from conftest import REPO
 
-module = load("plugins/filter/scale_request.py", "scale_request")
-PROFILES = yaml.safe_load((REPO / "playbooks/group_vars/all/profiles.yml").read_text())[
-    "facefleet_profiles"
+PROFILES = yaml.safe_load((REPO / "roles/celery_worker/defaults/main.yml").read_text())[
+    "celery_worker_profiles"
 ]
 CURRENT = {"workers": 2, "concurrency": 4, "pool": "prefork", "memory_mb": 1024, "profile": "light"}
 
@@ -29,6 +29,7 @@ def test_profiles_follow_the_seed_guide() -> None:
 def test_profile_picks_its_numbers() -> None:
     assert module.scale_request(PROFILES, "heavy", current=CURRENT) == {
         "profile": "heavy",
+        "base": "heavy",
         "workers": 8,
         "concurrency": 4,
         "pool": "prefork",
@@ -39,9 +40,12 @@ def test_profile_picks_its_numbers() -> None:
 def test_workers_alone_keeps_the_current_rest() -> None:
     request = module.scale_request(PROFILES, workers="5", current=CURRENT)
     assert (request["workers"], request["concurrency"], request["memory_mb"]) == (5, 4, 1024)
-    assert request["profile"] == "custom"
+    assert (request["profile"], request["base"]) == ("custom", "light")
     again = module.scale_request(PROFILES, workers="5", current={**CURRENT, **request})
     assert again == request
+    # The base profile survives numbers on top of a profile: autoscale keeps its range.
+    medium = module.scale_request(PROFILES, "medium", current=CURRENT)
+    assert module.scale_request(PROFILES, workers="3", current=medium)["base"] == "medium"
 
 
 def test_overrides_beat_the_profile() -> None:

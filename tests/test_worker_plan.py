@@ -1,11 +1,10 @@
-"""The scale planner (roles/celery_worker/filter_plugins/worker_plan.py)."""
+"""The scale planner (plugins/filter/worker_plan.py)."""
 
 from __future__ import annotations
 
 import pytest
-from conftest import load
+from ansible_collections.facefleet.fleet.plugins.filter import worker_plan as plan_module
 
-plan_module = load("roles/celery_worker/filter_plugins/worker_plan.py", "worker_plan")
 HostCapacity = plan_module.HostCapacity
 PlanError = plan_module.PlanError
 plan_workers = plan_module.plan_workers

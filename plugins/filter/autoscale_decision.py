@@ -14,10 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # unit tests load this file without Ansible's error classes
-    AnsibleFilterError = ValueError  # type: ignore[assignment,misc]
+from ansible.errors import AnsibleFilterError
 
 
 def autoscale_decision(
@@ -65,4 +62,4 @@ def autoscale_decision(
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"facefleet_autoscale_decision": autoscale_decision}
+        return {"autoscale_decision": autoscale_decision}

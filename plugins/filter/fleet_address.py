@@ -14,10 +14,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # unit tests load this file without Ansible's error classes
-    AnsibleFilterError = ValueError  # type: ignore[assignment,misc]
+from ansible.errors import AnsibleFilterError
 
 LOOPBACK = {4: "127.0.0.1", 6: "::1"}
 
@@ -66,6 +63,6 @@ def fleet_addresses(hosts: Any, network: Any = "") -> list[str]:
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
-            "facefleet_fleet_address": fleet_address,
-            "facefleet_fleet_addresses": fleet_addresses,
+            "fleet_address": fleet_address,
+            "fleet_addresses": fleet_addresses,
         }

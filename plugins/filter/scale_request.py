@@ -1,8 +1,10 @@
 """Turn `-e profile=… / workers=… / concurrency=… / pool=…` into one scale request.
 
-``facefleet_scale_request`` starts from the named load profile, or from the fleet's current
-scale (saved on the worker hosts by the celery_worker role) when no profile is named, and
-applies the explicit overrides. Unit-tested in tests/test_scale_request.py.
+``facefleet.fleet.scale_request`` starts from the named load profile, or from the fleet's
+current scale (saved on the worker hosts by the celery_worker role) when no profile is
+named, and applies the explicit overrides. The request also names its ``base`` profile,
+the one it derives from: autoscale.yml keeps within that profile's range
+(min_workers..workers). Unit-tested in tests/test_scale_request.py.
 """
 
 from __future__ import annotations
@@ -10,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # unit tests load this file without Ansible's error classes
-    AnsibleFilterError = ValueError  # type: ignore[assignment,misc]
+from ansible.errors import AnsibleFilterError
 
 POOLS = ("prefork", "threads", "solo")
 FIELDS = ("workers", "concurrency", "pool", "memory_mb")
@@ -54,10 +53,12 @@ def scale_request(
             )
         base = dict(profiles[profile])
         name = f"{profile}+overrides" if overridden else str(profile)
+        origin = str(profile)
     elif all(_given(current.get(f)) for f in FIELDS):
         base = {f: current[f] for f in FIELDS}
         # The same request twice must give the same name, so that a repeat run is a no-op.
         name = "custom" if overridden else str(current.get("profile") or "")
+        origin = str(current.get("base") or "light")
     else:
         if not _given(workers):
             raise ScaleRequestError(
@@ -66,8 +67,10 @@ def scale_request(
             )
         base = dict(profiles.get("light", {}))
         name = "custom"
+        origin = "light"
     request = {
         "profile": name,
+        "base": origin,
         "workers": _positive_int("workers", workers if _given(workers) else base.get("workers"), 0),
         "concurrency": _positive_int(
             "concurrency", concurrency if _given(concurrency) else base.get("concurrency"), 1
@@ -82,4 +85,4 @@ def scale_request(
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"facefleet_scale_request": scale_request}
+        return {"scale_request": scale_request}

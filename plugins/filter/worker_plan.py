@@ -4,7 +4,7 @@
 proportion to their capacity (vCPUs, capped by what their memory can hold at the
 profile's budget per worker), honours per-host pins, and refuses, naming the host
 and the numbers, any plan a host cannot hold. It is pure Python so it is unit-tested
-(tests/ansible/test_worker_plan.py); the Jinja side only passes facts in.
+(tests/test_worker_plan.py); the Jinja side only passes facts in.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # the unit tests import this file without Ansible's error classes
-    AnsibleFilterError = ValueError  # type: ignore[assignment,misc]
+from ansible.errors import AnsibleFilterError
 
 
 class PlanError(AnsibleFilterError):
@@ -125,4 +122,4 @@ def facefleet_worker_plan(
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"facefleet_worker_plan": facefleet_worker_plan}
+        return {"worker_plan": facefleet_worker_plan}

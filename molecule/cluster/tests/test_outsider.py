@@ -36,27 +36,27 @@ def outsider() -> str:
 
 
 def test_redis_is_unreachable_from_outside_the_fleet(outsider: str) -> None:
-    port = role_vars(REDIS)["redis_port"]
+    port = role_vars(REDIS)["fleet_redis_port"]
     assert run_ok(host(outsider), connect_command(REDIS, port)).strip() == "TimeoutError"
 
 
 def test_but_reachable_from_a_worker() -> None:
-    port = role_vars(REDIS)["redis_port"]
+    port = role_vars(REDIS)["fleet_redis_port"]
     assert run_ok(host(WORKER), connect_command(REDIS, port)).strip() == "open"
 
 
 def test_flower_itself_is_unreachable_from_outside(outsider: str) -> None:
-    port = role_vars(FLOWER)["flower_port"]
+    port = role_vars(FLOWER)["fleet_flower_port"]
     assert run_ok(host(outsider), connect_command(FLOWER, port)).strip() == "TimeoutError"
 
 
 def test_the_web_ui_only_through_nginx_over_https_with_auth(outsider: str) -> None:
     """The outsider trusts the fleet's CA (as an operator's browser would, once given
     ca.crt), and reaches nginx by the Flower host's name, which its certificate holds."""
-    ca = Path(role_vars(FLOWER)["fleet_pki_dir"]) / "ca.crt"
+    ca = Path(role_vars(FLOWER)["fleet_pki_dir"]).expanduser() / "ca.crt"
     copied = host(outsider).ansible("copy", f"src={ca} dest=/tmp/fleet-ca.crt", check=False)
     assert not copied.get("failed"), copied
-    url = web_url(FLOWER, f"/{role_vars(FLOWER)['flower_url_prefix']}/", address=FLOWER)
+    url = web_url(FLOWER, f"/{role_vars(FLOWER)['fleet_flower_prefix']}/", address=FLOWER)
     assert http_get(outsider, url, cafile="/tmp/fleet-ca.crt")[0] == 401
     assert http_get(outsider, url, web_credentials(), cafile="/tmp/fleet-ca.crt")[0] == 200
     wrong = web_credentials("not-the-password")

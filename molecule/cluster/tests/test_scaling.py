@@ -27,12 +27,25 @@ from conftest import (  # noqa: E402
     REPO,
     controller_settings,
     host,
+    host_workers,
     hosts_in,
+    role_vars,
     saved_scale,
+    worker_programs,
 )
 
 WORKERS = hosts_in("workers")
-PROGRAM = re.compile(r"^(facefleet-worker-\d+)\s+(\w+)\s+(?:pid (\d+))?", re.M)
+
+
+def _prefixes() -> tuple[str, str]:
+    settings = role_vars(WORKERS[0])
+    return settings["celery_worker_program_prefix"], settings["celery_worker_node_prefix"]
+
+
+def fleet_status() -> dict:
+    """`facefleet status --json` on a worker host: what Celery's nodes answer."""
+    cli = f"{role_vars(WORKERS[0])['fleet_app_venv']}/bin/facefleet"
+    return json.loads(host(WORKERS[0]).check_output(f"{cli} status --json"))
 
 
 def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -48,8 +61,8 @@ def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def programs(name: str) -> dict[str, int | None]:
-    out = host(name).run("supervisorctl status").stdout
-    return {m[1]: int(m[3]) if m[3] else None for m in PROGRAM.finditer(out)}
+    """The host's worker programs and their PIDs (None: not RUNNING)."""
+    return {w["program"]: w["pid"] if w["state"] == "RUNNING" else None for w in host_workers(name)}
 
 
 def fleet_pids() -> dict[str, int | None]:
@@ -65,7 +78,7 @@ def fleet_pids() -> dict[str, int | None]:
 
 
 def settings():
-    return controller_settings(hosts_in("redis")[0])
+    return controller_settings()
 
 
 class Batch(threading.Thread):
@@ -125,10 +138,7 @@ def test_scale_up_to_five_keeps_the_running_workers() -> None:
     after = fleet_pids()
     assert all(after.values()), after
     assert {k: after[k] for k in before} == before, "running workers were restarted"
-    status = json.loads(
-        host(WORKERS[0]).check_output("/opt/facefleet/venv/bin/facefleet status --json")
-    )
-    assert len({w["node"] for w in status["workers"]}) == 5
+    assert len({w["node"] for w in fleet_status()["workers"]}) == 5
     assert saved_scale(WORKERS[0])["workers"] == 5
 
 
@@ -142,7 +152,8 @@ def test_check_mode_previews_without_changing() -> None:
     before = fleet_pids()
     result = playbook("scale.yml", "-e", "workers=3", "--check", "--diff")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "-[program:facefleet-worker-3]" in result.stdout
+    third = worker_programs(WORKERS[0], 3, 0, *_prefixes())[2]["program"]
+    assert f"-[program:{third}]" in result.stdout
     assert fleet_pids() == before
 
 
@@ -198,10 +209,7 @@ def test_new_concurrency_restarts_the_hosts_one_at_a_time() -> None:
     assert "running workers restart one host at a time" in result.stdout
     after = fleet_pids()
     assert all(after[k] != before[k] for k in before), "a worker kept its old concurrency"
-    status = json.loads(
-        host(WORKERS[0]).check_output("/opt/facefleet/venv/bin/facefleet status --json")
-    )
-    assert {w["concurrency"] for w in status["workers"]} == {2}
+    assert {w["concurrency"] for w in fleet_status()["workers"]} == {2}
     # One host's workers all started after the other host's had started and answered
     # ping (several seconds): the hosts took turns. All hosts share one kernel clock.
     first, second = sorted((_start_times(name) for name in WORKERS), key=min)

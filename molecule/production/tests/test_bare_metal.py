@@ -21,7 +21,7 @@ def test_the_site_that_was_there_still_answers_on_port_80() -> None:
 
 
 def test_facefleet_on_its_own_https_port_with_credentials() -> None:
-    ca = as_operator(_machine(), "echo ~/facefleet/inventory/local/pki/ca.crt").stdout.strip()
+    ca = as_operator(_machine(), "echo ~/.facefleet/local/pki/ca.crt").stdout.strip()
     url = f"https://localhost:{LOCAL['nginx_https_port']}/flower/"
     assert fetch(_machine(), url, ca)[0] == 401
     user = secret("baremetal", "vault_flower_user")

@@ -13,7 +13,7 @@ CA = "/tmp/fleet-ca.crt"
 @pytest.fixture(scope="module")
 def ops() -> str:
     """The Flower host's public address; the stranger trusts the fleet's CA."""
-    ca = as_operator(site()["controller"], "cat inventory/production/pki/ca.crt").stdout
+    ca = as_operator(site()["controller"], "cat ~/.facefleet/production/pki/ca.crt").stdout
     assert "BEGIN CERTIFICATE" in ca
     machine(site()["stranger"]).run(f"cat > {CA} <<'EOF'\n{ca}EOF")
     return site().group("flower")[0].public

@@ -8,7 +8,6 @@ default cannot leave a test asserting the old value.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import os
 import subprocess
@@ -22,15 +21,26 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
 from testinfra.utils.ansible_runner import AnsibleRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from probes import fetch_command, fetched
+REPO = Path(__file__).resolve().parents[3]
+# The probes beside these tests, and the collection's own Python (worker identities):
+# this checkout as facefleet.fleet (make controller links it).
+# role_values (lab/): the roles' variables as Ansible reads them, shared with the unit tests.
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1]),
+    str(REPO / ".cache" / "collections"),
+    str(REPO / "lab"),
+]
+from ansible_collections.facefleet.fleet.plugins.plugin_utils.workers import (  # noqa: E402
+    worker_programs,
+)
+from probes import fetch_command, fetched  # noqa: E402
+from role_values import all_role_defaults, trusted  # noqa: E402
 
 init_plugin_loader()  # lookups in role defaults (env) need the collection loader
 
-REPO = Path(__file__).resolve().parents[3]
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 FACES = Path(os.environ.get("FACEFLEET_FACES_DIR", REPO.parent / "shared" / "data" / "faces"))
 VAULT = REPO / "inventory" / "lab" / "group_vars" / "all" / "vault.yml"
@@ -61,28 +71,15 @@ def vault() -> dict[str, str]:
     return yaml.safe_load(text)
 
 
-def _trusted(value: Any) -> Any:
-    """Mark strings as templates, as Ansible does for variables read from the repo's files."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    return value
-
-
 @functools.cache
 def role_vars(name: str) -> dict[str, Any]:
     """A host's values of every role default, with its inventory variables on top."""
-    merged: dict[str, Any] = {}
-    for defaults in sorted(REPO.glob("roles/*/defaults/main.yml")):
-        merged.update(yaml.safe_load(defaults.read_text()) or {})
+    merged = all_role_defaults()
     merged.update(vault())
     merged.update(runner().get_variables(name))
     merged.setdefault("groups", {g: hosts_in(g) for g in ("redis", "flower", "workers")})
     merged.setdefault("inventory_dir", str(Path(INVENTORY).parent))
-    merged = _trusted(merged)
+    merged = trusted(merged)
     templar = Templar(loader=DataLoader(), variables=merged)
     resolved: dict[str, Any] = {}
     for key, value in merged.items():
@@ -93,26 +90,47 @@ def role_vars(name: str) -> dict[str, Any]:
     return resolved
 
 
-def saved_scale(name: str) -> dict[str, Any]:
-    """The scale the celery_worker role applied and saved on the host."""
-    fact = host(name).file("/etc/ansible/facts.d/facefleet_workers.fact")
+def declared_workers(name: str) -> dict[str, Any]:
+    """The host's workers.fact: its workers, as the celery_worker role declared them,
+    and the fleet's scale as it saved it."""
+    fact = host(name).file(role_vars(name)["fleet_workers_file"])
     return json.loads(fact.content_string)
 
 
-def private_address(name: str) -> str:
-    """The host's IPv4 address on its default route (the lab network)."""
-    return next(
-        a for a in host(name).interface.default().addresses if ipaddress.ip_address(a).version == 4
+def saved_scale(name: str) -> dict[str, Any]:
+    """The scale the celery_worker role applied and saved on the host."""
+    return declared_workers(name)["scale"]
+
+
+def host_workers(name: str) -> list[dict[str, Any]]:
+    """`facefleet workers status` on the host: each worker's program, node, state, PID
+    and memory, from supervisor and /proc."""
+    settings = role_vars(name)
+    cli = f"{settings['fleet_app_venv']}/bin/facefleet"
+    out = run_ok(host(name), f"{cli} workers --file {settings['fleet_workers_file']} status --json")
+    return json.loads(out)
+
+
+def expected_workers(name: str) -> list[dict[str, Any]]:
+    """The workers the host should run by its saved scale, named by the one function that
+    names them (the collection's plugin_utils/workers.py)."""
+    settings = role_vars(name)
+    return worker_programs(
+        name,
+        saved_scale(name)["host_workers"],
+        0,
+        settings["celery_worker_program_prefix"],
+        settings["celery_worker_node_prefix"],
     )
 
 
-def controller_settings(redis_host: str) -> Any:
-    """App settings for talking to the fleet from this controller, as an operator would."""
-    from facefleet.settings import Settings
+def controller_settings() -> Any:
+    """App settings for talking to the fleet from this controller, as an operator would:
+    the file deploy.yml wrote for this controller's CLI (TLS and all)."""
+    from facefleet.settings import load_settings
 
-    port = role_vars(redis_host)["redis_port"]
-    password = vault()["vault_redis_password"]
-    return Settings(redis_url=f"redis://:{password}@{private_address(redis_host)}:{port}/0")
+    inventory = Path(INVENTORY).parent.name
+    return load_settings(environ={}, config_path=Path.home() / ".facefleet" / f"{inventory}.toml")
 
 
 def http_get(
@@ -129,7 +147,7 @@ def web_url(name: str, path: str, address: str = "127.0.0.1", https: bool = True
     writes it in redirects: no port when it is the scheme's own)."""
     settings = role_vars(name)
     scheme = "https" if https else "http"
-    port = int(settings[f"nginx_{scheme}_port"])
+    port = int(settings[f"fleet_{scheme}_port"])
     shown = "" if port == {"https": 443, "http": 80}[scheme] else f":{port}"
     return f"{scheme}://{address}{shown}{path}"
 

@@ -36,8 +36,8 @@ def test_each_host_opens_only_its_own_services() -> None:
         settings = role_vars(name)
         expected = {settings["firewall_ssh_port"]}
         if name in hosts_in("redis"):
-            expected.add(settings["redis_port"])
+            expected.add(settings["fleet_redis_port"])
         if name in hosts_in("flower"):
-            expected |= set(settings["firewall_web_ports"])
+            expected |= {settings["fleet_https_port"], settings["fleet_http_port"]} - {0}
         _, rules = _input_chain(name)
         assert _open_ports(rules) - {68, 546} == expected, name

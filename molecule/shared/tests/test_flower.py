@@ -40,7 +40,7 @@ def test_root_leads_to_flower(flower_host: str) -> None:
 def test_flower_dashboard_and_workers_through_nginx(
     flower_host: str, worker_hosts: list[str]
 ) -> None:
-    prefix = role_vars(flower_host)["flower_url_prefix"]
+    prefix = role_vars(flower_host)["fleet_flower_prefix"]
     status, body = _get(flower_host, f"/{prefix}/", auth=True)
     assert status == 200
     assert f"/{prefix}/static/" in body  # assets resolve under the prefix
@@ -53,7 +53,7 @@ def test_flower_dashboard_and_workers_through_nginx(
 
 
 def test_flower_metrics_for_prometheus(flower_host: str) -> None:
-    prefix = role_vars(flower_host)["flower_url_prefix"]
+    prefix = role_vars(flower_host)["fleet_flower_prefix"]
     status, body = _get(flower_host, f"/{prefix}/metrics", auth=True)
     assert status == 200
     assert "flower_" in body
@@ -62,5 +62,5 @@ def test_flower_metrics_for_prometheus(flower_host: str) -> None:
 def test_flower_listens_on_loopback_only(flower_host: str) -> None:
     settings = role_vars(flower_host)
     flower = host(flower_host)
-    assert flower.socket(f"tcp://127.0.0.1:{settings['flower_port']}").is_listening
-    assert not flower.socket(f"tcp://0.0.0.0:{settings['flower_port']}").is_listening
+    assert flower.socket(f"tcp://127.0.0.1:{settings['fleet_flower_port']}").is_listening
+    assert not flower.socket(f"tcp://0.0.0.0:{settings['fleet_flower_port']}").is_listening

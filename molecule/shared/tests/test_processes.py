@@ -36,10 +36,10 @@ def test_services_run_as_their_own_users() -> None:
                 assert user == settings["flower_user"], args
                 seen.add("flower")
             elif "celery" in args and " worker " in args:
-                assert user == settings["app_user"], args
+                assert user == settings["fleet_app_user"], args
                 seen.add("celery")
             elif "facefleet.memory_guard" in args:
-                assert user == settings["app_user"], args
+                assert user == settings["fleet_app_user"], args
                 seen.add("memory guard")
             elif args.startswith("nginx: worker"):
                 assert user == "www-data", args

@@ -3,27 +3,29 @@ persistence and policy as configured."""
 
 from __future__ import annotations
 
+import re
+
 from conftest import host, role_vars, run_ok, vault
 
 
 def _tls(redis_host: str) -> str:
     """redis-cli's options for TLS, verifying against the fleet's CA, when Redis uses it."""
     settings = role_vars(redis_host)
-    if not settings["redis_tls"]:
+    if not settings["fleet_redis_tls"]:
         return ""
     return f"--tls --cacert {settings['redis_tls_dir']}/ca.crt "
 
 
 def test_without_password_redis_answers_noauth(redis_host: str) -> None:
     redis = host(redis_host)
-    port = role_vars(redis_host)["redis_port"]
+    port = role_vars(redis_host)["fleet_redis_port"]
     out = redis.run(f"redis-cli {_tls(redis_host)}-h 127.0.0.1 -p {port} ping")
     assert "NOAUTH" in out.stdout + out.stderr
 
 
 def test_with_password_a_worker_host_gets_pong(worker_hosts: list[str]) -> None:
     for name in worker_hosts:
-        venv = role_vars(name)["app_venv"]
+        venv = role_vars(name)["fleet_app_venv"]
         out = run_ok(
             host(name),
             f"{venv}/bin/python -c 'from facefleet.redis_client import connect; "
@@ -35,7 +37,7 @@ def test_with_password_a_worker_host_gets_pong(worker_hosts: list[str]) -> None:
 
 def test_redis_never_listens_on_every_address(redis_host: str) -> None:
     redis = host(redis_host)
-    port = role_vars(redis_host)["redis_port"]
+    port = role_vars(redis_host)["fleet_redis_port"]
     assert redis.socket(f"tcp://127.0.0.1:{port}").is_listening
     assert not redis.socket(f"tcp://0.0.0.0:{port}").is_listening
 
@@ -48,7 +50,7 @@ def _cli(redis_host: str, admin: bool = False) -> str:
         user = f"--user {settings['redis_admin_user']} "
     else:
         password, user = vault()["vault_redis_password"], ""
-    port = settings["redis_port"]
+    port = settings["fleet_redis_port"]
     return f"REDISCLI_AUTH='{password}' redis-cli {_tls(redis_host)}{user}-p {port}"
 
 
@@ -101,29 +103,31 @@ def test_persistence_and_policy_are_live(redis_host: str) -> None:
 
 
 def test_tls_is_what_the_inventory_asks_for(redis_host: str, worker_hosts: list[str]) -> None:
-    """With redis_tls, Redis speaks TLS only and every app host verifies its certificate;
+    """With fleet_redis_tls, Redis speaks TLS only and every app host verifies its certificate;
     without, plain text (on a private network, behind the firewall)."""
     settings = role_vars(redis_host)
     redis = host(redis_host)
-    port = settings["redis_port"]
+    port = settings["fleet_redis_port"]
     plain = redis.run(f"REDISCLI_AUTH='{vault()['vault_redis_password']}' redis-cli -p {port} ping")
     for name in worker_hosts:
-        toml = host(name).file(f"{role_vars(name)['app_config_dir']}/facefleet.toml")
-        assert ('redis_url = "rediss://' in toml.content_string) == settings["redis_tls"], name
-    if settings["redis_tls"]:
+        toml = host(name).file(role_vars(name)["fleet_app_config_file"]).content_string
+        assert ('redis_url = "rediss://' in toml) == settings["fleet_redis_tls"], name
+    if settings["fleet_redis_tls"]:
         assert "PONG" not in plain.stdout
         tls = f"{_cli(redis_host)} ping"
         assert run_ok(redis, tls).strip() == "PONG"
         # The certificate chains to the fleet's CA and names what the app hosts dial.
         for name in worker_hosts:
             app = role_vars(name)
+            toml = host(name).file(app["fleet_app_config_file"]).content_string
+            dialled = re.search(r'redis_url = "rediss://[^@]*@([^:/]+):', toml)[1]
             check = (
                 "python3 -c 'import socket, ssl, sys\n"
                 "ctx = ssl.create_default_context(cafile=sys.argv[1])\n"
                 "raw = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)\n"
                 "ctx.wrap_socket(raw, server_hostname=sys.argv[2]).close()\n"
                 'print("verified")\' '
-                f"{app['app_config_dir']}/ca.crt {app['app_redis_host']} {port}"
+                f"{app['app_redis_tls_ca_file']} {dialled} {port}"
             )
             assert run_ok(host(name), check).strip() == "verified", name
         key = redis.file(f"{settings['redis_tls_dir']}/redis.key")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build, on the controller, the wheelhouse that hosts install the app from with no index.
 
 The wheelhouse holds the facefleet wheel and every dependency as a wheel, resolved for
