@@ -46,6 +46,7 @@ def refused_by_redis(fleet: Fleet) -> list[str]:
         username=role_default("redis", "redis_admin_user"),
         password=fleet.vault["vault_redis_admin_password"],
         socket_timeout=5,
+        ssl=url.scheme == "rediss",
         **tls_options(fleet.settings),
     )
     try:

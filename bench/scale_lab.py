@@ -37,6 +37,8 @@ from fleet import Fleet  # noqa: E402
 from harness import bare_pool, face_recognition_module  # noqa: E402
 from photos import photos  # noqa: E402
 
+# How long a scale-up may take before the benchmark gives up on it.
+PATIENCE_S = 300
 ANCHOR = REPO.parent / "shared" / "bench" / "compose-scale-anchor.sh"
 
 
@@ -63,10 +65,11 @@ def scale_up(fleet: Fleet, runs: int) -> tuple[list[float], list[float]]:
 
         thread = threading.Thread(target=play)
         thread.start()
-        while True:
+        nodes: set[str] = set()
+        while len(nodes) < 5 and time.monotonic() - start < PATIENCE_S:
             nodes = {n for reply in app.control.ping(timeout=0.5, limit=5) or [] for n in reply}
-            if len(nodes) >= 5:
-                break
+        if len(nodes) < 5:
+            raise SystemExit(f"only {len(nodes)} of 5 workers answered within {PATIENCE_S} s")
         answered.append(time.monotonic() - start)
         thread.join()
         returned.append(ended[0])

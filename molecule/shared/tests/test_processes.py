@@ -7,14 +7,16 @@ from conftest import host, hosts_in, role_vars
 
 
 def _may_run_as_root(args: str) -> bool:
-    """The init system and its helpers, supervisord (it starts each program as that
-    program's user), nginx's master, and this test's own command (through Ansible)."""
+    """The init system and its helpers, the OS's SSH server (the lab image runs it for the
+    SSH-reached scenarios), supervisord (it starts each program as that program's user),
+    nginx's master, and this test's own command (through Ansible)."""
     program = args.split()[0]
     return (
         program.startswith("/lib/systemd/")
         or program in ("/sbin/init", "/usr/sbin/cron", "ps", "/bin/sh", "sh", "bash")
         or args.startswith("/usr/bin/python3 /usr/bin/supervisord ")
         or args.startswith("nginx: master")
+        or args.startswith(("sshd:", "/usr/sbin/sshd"))
         or args.strip() == "/usr/bin/python3"  # Ansible's module runner (pipelining)
     )
 
