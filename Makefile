@@ -114,7 +114,7 @@ molecule-cluster: venv lab-image collection
 
 # Production as operators run it: the README's production steps over SSH from a non-root
 # controller, and its bare-metal steps on a machine of their own (molecule/production).
-molecule-production: venv lab-image
+molecule-production: venv lab-image collection
 	@bash molecule/run-scenario.sh production
 
 molecule: molecule-production molecule-cluster

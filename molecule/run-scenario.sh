@@ -18,7 +18,8 @@ mkdir -p "$log_dir"
 # scenarios that deploy with it read FACEFLEET_COLLECTIONS_PATH (molecule.yml).
 collections=$(mktemp -d)
 trap 'rm -rf "$collections"' EXIT
-tarball=$(ls -t .cache/dist/facefleet-fleet-*.tar.gz | head -n 1)
+tarball=$(ls -t .cache/dist/facefleet-fleet-*.tar.gz 2>/dev/null | head -n 1)
+[ -n "$tarball" ] || { echo "run-scenario: no collection tarball in .cache/dist: run make collection" >&2; exit 1; }
 (cd "$collections" && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$collections" \
   ansible-galaxy collection install --offline -p "$collections" "$root/$tarball" >/dev/null) \
   || { echo "run-scenario: cannot install $tarball" >&2; exit 1; }

@@ -14,7 +14,9 @@ from conftest import REPO
 DOCS = sorted(
     p
     for p in [REPO / "README.md", *REPO.glob("*/README.md"), *REPO.glob("*/*/README.md")]
-    if ".venv" not in p.parts and ".cache" not in p.parts
+    # The project's own docs: none of the hidden folders tools make (.venv, .cache,
+    # .pytest_cache), whose READMEs are theirs.
+    if not any(part.startswith(".") for part in p.relative_to(REPO).parts)
 )
 TOP_LEVEL = {p.name for p in REPO.iterdir() if not p.name.startswith(".")}
 ROLE_PREFIXES = sorted((p.name for p in (REPO / "roles").iterdir()), key=len, reverse=True)
