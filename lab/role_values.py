@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ansible.template import trust_as_template
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,3 +36,13 @@ def all_role_defaults() -> dict[str, Any]:
     for defaults in sorted(REPO.glob("roles/*/defaults/main.yml")):
         merged.update(role_defaults(defaults.parts[-3]))
     return merged
+
+
+def role_default(name: str) -> Any:
+    """One role default, rendered against the other defaults: for those that need no host
+    (ports, paths, names: fleet_app_venv is "{{ fleet_app_home }}/venv")."""
+    defaults = all_role_defaults()
+    if name not in defaults:
+        raise KeyError(name)
+    templar = Templar(loader=DataLoader(), variables=trusted(defaults))
+    return templar.template(trusted(defaults[name]))

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import testinfra
-import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "shared"))
+sys.path.insert(0, str(HERE.parents[2] / "lab"))  # role_values: the roles' own defaults
 
 from probes import connect_command, fetch_command, fetched  # noqa: E402
+from role_values import role_default as role_default  # noqa: E402  (the tests import it from here)
 from site_layout import REPO, Host, Site, load  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -52,16 +53,6 @@ def as_operator(name: str, command: str, stdin: str | None = None) -> Any:
     if stdin is not None:
         script = f"printf %s {shlex.quote(stdin)} | ({script})"
     return machine(name).run(f"runuser -l {operator} -c {shlex.quote(script)}")
-
-
-@functools.cache
-def role_default(name: str) -> Any:
-    """A role default that needs no templating (ports, paths, prefixes)."""
-    for defaults in REPO.glob("roles/*/defaults/main.yml"):
-        values = yaml.safe_load(defaults.read_text()) or {}
-        if name in values:
-            return values[name]
-    raise KeyError(name)
 
 
 VAULT_ID = {"controller": "production", "baremetal": "local"}

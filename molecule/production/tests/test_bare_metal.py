@@ -22,7 +22,7 @@ def test_the_site_that_was_there_still_answers_on_port_80() -> None:
 
 def test_facefleet_on_its_own_https_port_with_credentials() -> None:
     ca = as_operator(_machine(), "echo ~/.facefleet/local/pki/ca.crt").stdout.strip()
-    url = f"https://localhost:{LOCAL['nginx_https_port']}/flower/"
+    url = f"https://localhost:{LOCAL['fleet_https_port']}/flower/"
     assert fetch(_machine(), url, ca)[0] == 401
     user = secret("baremetal", "vault_flower_user")
     password = secret("baremetal", "vault_flower_password")
@@ -30,7 +30,7 @@ def test_facefleet_on_its_own_https_port_with_credentials() -> None:
 
 
 def test_redis_and_flower_listen_on_loopback_only() -> None:
-    for port in (role_default("redis_port"), role_default("flower_port")):
+    for port in (role_default("fleet_redis_port"), role_default("fleet_flower_port")):
         listening = {
             line.split()[3]
             for line in run_ok(_machine(), "ss -ltnH").splitlines()

@@ -7,7 +7,7 @@ import shlex
 
 from conftest import machine, role_default, site
 
-CLI = f"{role_default('app_home')}/venv/bin/facefleet"
+CLI = f"{role_default('fleet_app_venv')}/bin/facefleet"
 
 
 def _as_deploy(command: str, sudo_group: str | None = None) -> object:
@@ -27,7 +27,7 @@ def test_version() -> None:
 
 
 def test_without_the_group_one_line_naming_it() -> None:
-    group = role_default("app_group")
+    group = role_default("fleet_app_group")
     result = _as_deploy(f"{CLI} status")
     assert result.rc == 2
     assert result.stderr.count("\n") == 1, result.stderr
@@ -37,7 +37,7 @@ def test_without_the_group_one_line_naming_it() -> None:
 
 
 def test_with_the_group_the_status() -> None:
-    result = _as_deploy(f"{CLI} status", sudo_group=role_default("app_group"))
+    result = _as_deploy(f"{CLI} status", sudo_group=role_default("fleet_app_group"))
     assert result.rc == 0, result.stderr
     assert f"@{site().group('workers')[0].name}" in result.stdout
 
@@ -45,7 +45,7 @@ def test_with_the_group_the_status() -> None:
 def test_redis_unreachable_is_one_line() -> None:
     result = _as_deploy(
         f"env FACEFLEET_REDIS_URL=rediss://127.0.0.1:9/0 {CLI} status",
-        sudo_group=role_default("app_group"),
+        sudo_group=role_default("fleet_app_group"),
     )
     assert result.rc == 3
     assert result.stderr.count("\n") == 1, result.stderr

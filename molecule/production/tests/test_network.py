@@ -8,7 +8,7 @@ import json
 
 from conftest import as_operator, connects, machine, role_default, run_ok, site
 
-PORT = role_default("redis_port")
+PORT = role_default("fleet_redis_port")
 
 
 def test_redis_listens_on_loopback_and_its_fleet_address_only() -> None:
