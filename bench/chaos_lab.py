@@ -33,7 +33,8 @@ from chaos.judging import Outcome  # noqa: E402
 from chaos.scenarios import SCENARIOS, Scenario, bad_files, kill_workers, scale_down  # noqa: E402
 from demo import enrol  # noqa: E402
 from facefleet.redis_client import tls_options  # noqa: E402
-from fleet import Fleet, role_default  # noqa: E402
+from fleet import Fleet  # noqa: E402
+from role_values import role_default  # noqa: E402
 
 
 def refused_by_redis(fleet: Fleet) -> list[str]:
@@ -43,7 +44,7 @@ def refused_by_redis(fleet: Fleet) -> list[str]:
     admin = redis.Redis(
         host=url.hostname,
         port=url.port or 6379,
-        username=role_default("redis", "redis_admin_user"),
+        username=role_default("redis_admin_user"),
         password=fleet.vault["vault_redis_admin_password"],
         socket_timeout=5,
         ssl=url.scheme == "rediss",

@@ -20,8 +20,9 @@ from facefleet.pipeline import encode_single_face
 from facefleet.redis_client import connect
 from facefleet.settings import Settings
 from facefleet.submit import submit_files
-from fleet import REPO, Fleet, fleet_default
+from fleet import REPO, Fleet
 from photos import FACES, KNOWN
+from role_values import role_default
 
 BATCH = [
     "two_people.jpg",
@@ -75,11 +76,11 @@ def main() -> int:
         f"fleet: {len(status['workers'])} workers, capacity {status['capacity']}, "
         f"queue depth {status['queue_depth']}"
     )
-    port = int(fleet_default("fleet_https_port"))
+    port = int(role_default("fleet_https_port"))
     shown_port = "" if port == 443 else f":{port}"
     flower = f"https://{fleet.address(fleet.groups['flower'][0])}{shown_port}"
     print(
-        f"\nFlower: {flower}/{fleet_default('fleet_flower_prefix')}/  user and password: "
+        f"\nFlower: {flower}/{role_default('fleet_flower_prefix')}/  user and password: "
         "ansible-vault view inventory/lab/group_vars/all/vault.yml (vault_flower_user, "
         "vault_flower_password); its certificate is signed by the lab's CA, "
         f"~/.facefleet/{fleet.name}/pki/ca.crt"

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,27 +33,7 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "app" / "bench"))
 
 from facefleet.settings import Settings, load_settings  # noqa: E402
-
-
-@functools.cache
-def _defaults(role: str) -> dict[str, Any]:
-    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
-
-
-@functools.cache
-def role_default(role: str, name: str) -> Any:
-    """A role's default as it sets it, with the fleet-wide facts it refers to filled in
-    (fleet_app_venv -> /opt/facefleet/venv). Only for defaults that need no host facts."""
-    context = {**_defaults("fleet"), **_defaults(role)}
-    value = context[name]
-    while isinstance(value, str) and "{{" in value:
-        value = jinja2.Template(value).render(**context)
-    return value
-
-
-def fleet_default(name: str) -> Any:
-    """A fleet-wide fact (the fleet role's defaults)."""
-    return role_default("fleet", name)
+from role_values import role_default  # noqa: E402
 
 
 def docker(*argv: str, check: bool = True) -> str:
@@ -149,9 +128,9 @@ class Fleet:
 
     def host_workers(self, host: str) -> list[dict[str, Any]]:
         """`facefleet workers status`: the host's workers (program, node, state, pid ...)."""
-        cli = f"{fleet_default('fleet_app_venv')}/bin/facefleet"
+        cli = f"{role_default('fleet_app_venv')}/bin/facefleet"
         out = self.exec(
-            host, cli, "workers", "--file", fleet_default("fleet_workers_file"), "status", "--json"
+            host, cli, "workers", "--file", role_default("fleet_workers_file"), "status", "--json"
         )
         return json.loads(out)
 

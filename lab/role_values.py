@@ -4,6 +4,7 @@ contracts test (tests/test_role_contracts.py) and the Molecule verifiers
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +31,25 @@ def role_defaults(role: str) -> dict[str, Any]:
     return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text()) or {}
 
 
-def all_role_defaults() -> dict[str, Any]:
-    """Every role's defaults, merged (role names are prefixes, so none overrides another)."""
+@functools.cache
+def _merged_defaults() -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for defaults in sorted(REPO.glob("roles/*/defaults/main.yml")):
         merged.update(role_defaults(defaults.parts[-3]))
     return merged
 
 
+def all_role_defaults() -> dict[str, Any]:
+    """Every role's defaults, merged (role names are prefixes, so none overrides another);
+    a copy the caller may change."""
+    return dict(_merged_defaults())
+
+
+@functools.cache
 def role_default(name: str) -> Any:
     """One role default, rendered against the other defaults: for those that need no host
     (ports, paths, names: fleet_app_venv is "{{ fleet_app_home }}/venv")."""
-    defaults = all_role_defaults()
+    defaults = _merged_defaults()
     if name not in defaults:
         raise KeyError(name)
     templar = Templar(loader=DataLoader(), variables=trusted(defaults))

@@ -30,7 +30,8 @@ from facefleet.celery_app import create_app
 from facefleet.fleet_status import wait_for_nodes
 from facefleet.redis_client import connect
 from facefleet.submit import SubmitSummary, submit_files
-from fleet import Fleet, docker, fleet_default
+from fleet import Fleet, docker
+from role_values import role_default
 
 from chaos.batches import Batch
 from chaos.judging import Outcome, judge
@@ -233,7 +234,7 @@ _DIED = re.compile(r"Process '[^']+' pid:\d+ exited with")
 
 def bad_files(s: Scenario) -> Plan:
     """Junk files must not restart any worker, nor kill any pool process."""
-    log_dir = fleet_default("fleet_app_log_dir")
+    log_dir = role_default("fleet_app_log_dir")
 
     def deaths() -> int:
         found = 0

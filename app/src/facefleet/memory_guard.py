@@ -69,10 +69,9 @@ class RestartLoops:
 def over_budget(workers: WorkerSet) -> list[tuple[str, float]]:
     """Running workers whose tree PSS exceeds the budget: (program, MB)."""
     found = []
+    guarded = {w.program for w in workers.host.wanted}
     for name, state in workers.supervisor.programs().items():
-        if state.state != "RUNNING" or state.pid is None:
-            continue
-        if name not in {w.program for w in workers.host.wanted}:
+        if state.state != "RUNNING" or state.pid is None or name not in guarded:
             continue
         used = tree_pss_mb(state.pid)
         if used > workers.host.budget_mb:
