@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "lab"), str(REPO / "bench"), str(REPO / "app" / "bench")]
 
 import redis  # noqa: E402
+from chaos.bulk import run_bulk  # noqa: E402
 from chaos.judging import Outcome  # noqa: E402
 from chaos.scenarios import SCENARIOS, Scenario, bad_files, kill_workers, scale_down  # noqa: E402
 from demo import enrol  # noqa: E402
@@ -76,11 +77,16 @@ def table(outcomes: list[Outcome]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300, help="images per scenario")
-    parser.add_argument("--only", action="append", choices=list(SCENARIOS), help="run just these")
+    names = [*SCENARIOS, "bulk"]
+    parser.add_argument("--only", action="append", choices=names, help="run just these")
+    parser.add_argument("--skip", action="append", choices=names, default=[], help="leave out")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--kills", type=int, default=4, help="kill -9s in kill-workers")
     parser.add_argument(
-        "--timeout", type=float, default=900, help="seconds an image may take before it is lost"
+        "--timeout",
+        type=float,
+        help="seconds an image may take before it is lost (default: the submitter's resend "
+        "deadline, Settings.resend_after, plus one hard time limit and a minute)",
     )
     parser.add_argument("--workers", type=int, default=2, help="workers to leave the fleet at")
     parser.add_argument(
@@ -98,6 +104,8 @@ def main() -> int:
         parser.error("docker is not on PATH")
 
     fleet = Fleet.from_inventory(args.inventory)
+    settings = fleet.settings
+    timeout = args.timeout or settings.resend_after + settings.task_time_limit + 60
     rng = random.Random(args.seed)
     print(
         f"chaos on {args.inventory}: {args.images} images per scenario, seed {args.seed}",
@@ -105,17 +113,20 @@ def main() -> int:
     )
     enrol(fleet.settings)  # the people app/bench/photos.py knows, as make demo enrols them
     outcomes = []
-    for name in args.only or SCENARIOS:
-        s = Scenario(fleet, args.images, args.timeout, rng)
-        if name == "kill-workers":
-            plan = kill_workers(s, args.kills)
-        elif name == "scale-down":
-            plan = scale_down(s, args.workers)
-        elif name == "bad-files":
-            plan = bad_files(s)
+    for name in [n for n in args.only or names if n not in args.skip]:
+        s = Scenario(fleet, args.images, timeout, rng)
+        if name == "bulk":
+            outcome = run_bulk(s)
         else:
-            plan = SCENARIOS[name](s)
-        outcome = s.run(name, plan)
+            if name == "kill-workers":
+                plan = kill_workers(s, args.kills)
+            elif name == "scale-down":
+                plan = scale_down(s, args.workers)
+            elif name == "bad-files":
+                plan = bad_files(s)
+            else:
+                plan = SCENARIOS[name](s)
+            outcome = s.run(name, plan)
         outcomes.append(outcome)
         print(
             f"  {name}: {outcome.ok} ok, {outcome.errors} errors, lost {outcome.lost}, "

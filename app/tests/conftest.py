@@ -123,13 +123,13 @@ class Worker:
     ) -> None:
         self.pool = pool
         self.node = f"test-{pool}-{os.getpid()}@localhost"
-        env = dict(
-            os.environ,
-            FACEFLEET_REDIS_URL=redis_url,
-            FACEFLEET_CONFIG="/nonexistent",
+        env = {
+            **os.environ,
+            "FACEFLEET_REDIS_URL": redis_url,
+            "FACEFLEET_CONFIG": "/nonexistent",
             **{f"FACEFLEET_{k.upper()}": str(v) for k, v in WORKER_LIMITS.items()},
-            **(environ or {}),
-        )
+            **(environ or {}),  # the caller's own values win
+        }
         self.logfile = logfile
         self._log_handle = logfile.open("wb")
         self.proc = subprocess.Popen(

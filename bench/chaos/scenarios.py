@@ -10,6 +10,7 @@ a disruption does its damage in a thread, then judges every result.
   host-restart   `docker restart` a worker host; it comes back with no Ansible run
   bad-files      a batch mixed with junk files: every junk file gets an error, every
                  photo the right names, no worker restarts and no pool process dies
+  bulk           two submitters at once import large files (bench/chaos/bulk.py)
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ class Scenario:
             outcome.seconds = time.monotonic() - start
             if summary.reconnects:
                 outcome.notes.append(f"submitter rode out {summary.reconnects} Redis errors")
+            if summary.resent:
+                outcome.notes.append(
+                    f"submitter sent {summary.resent} tasks again after "
+                    f"{self.fleet.settings.resend_after} s without a result"
+                )
             judge(batch, out.getvalue(), outcome)
         if plan.after:
             plan.after(outcome)
@@ -232,34 +238,33 @@ def restart_host(s: Scenario) -> Plan:
 _DIED = re.compile(r"Process '[^']+' pid:\d+ exited with")
 
 
+def pool_deaths(fleet: Fleet) -> int:
+    """Pool processes that died, as the workers' logs tell, since they were created."""
+    log_dir = role_default("fleet_app_log_dir")
+    found = 0
+    for host in fleet.workers:
+        for worker in fleet.host_workers(host):
+            log = fleet.exec(host, "cat", f"{log_dir}/{worker['program']}.log", check=False)
+            found += len(_DIED.findall(log))
+    return found
+
+
+def worker_mains(fleet: Fleet) -> dict[str, int | None]:
+    """Each worker's main process: ``program@host`` -> PID."""
+    return {w["program"] + "@" + h: w["pid"] for h in fleet.workers for w in fleet.host_workers(h)}
+
+
 def bad_files(s: Scenario) -> Plan:
     """Junk files must not restart any worker, nor kill any pool process."""
-    log_dir = role_default("fleet_app_log_dir")
-
-    def deaths() -> int:
-        found = 0
-        for host in s.fleet.workers:
-            for worker in s.fleet.host_workers(host):
-                log = s.fleet.exec(host, "cat", f"{log_dir}/{worker['program']}.log", check=False)
-                found += len(_DIED.findall(log))
-        return found
-
-    def mains() -> dict[str, int | None]:
-        return {
-            w["program"] + "@" + h: w["pid"]
-            for h in s.fleet.workers
-            for w in s.fleet.host_workers(h)
-        }
-
     state: dict[str, object] = {}
 
     def before(outcome: Outcome) -> None:
-        state["mains"], state["deaths"] = mains(), deaths()
+        state["mains"], state["deaths"] = worker_mains(s.fleet), pool_deaths(s.fleet)
 
     def after(outcome: Outcome) -> None:
-        if mains() != state["mains"]:
+        if worker_mains(s.fleet) != state["mains"]:
             outcome.problems.append("a worker restarted (its main process changed)")
-        died = deaths() - int(state["deaths"])  # type: ignore[call-overload]
+        died = pool_deaths(s.fleet) - int(state["deaths"])  # type: ignore[call-overload]
         if died:
             outcome.problems.append(f"{died} pool processes died")
         else:

@@ -73,7 +73,7 @@ def _cmd_gallery(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from facefleet.celery_app import create_app
-    from facefleet.submit import Progress, already_done, submit_files
+    from facefleet.submit import Progress, SubmitStalled, already_done, submit_files
 
     files = [p.resolve() for p in walk_files(args.paths)]
     done = already_done(args.out) if args.out else set()
@@ -92,6 +92,9 @@ def _cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             progress=progress.update,
             detection=args.detection,
         )
+    except SubmitStalled as exc:
+        print(f"facefleet: {exc}", file=sys.stderr)
+        return 3
     finally:
         if args.out:
             out.close()
@@ -235,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="JSON lines file; a second run with it skips images already done"
     )
     submit.add_argument(
-        "--window", type=int, default=64, help="most tasks in flight at once (bounds Redis memory)"
+        "--window",
+        type=int,
+        default=64,
+        help="most tasks in flight at once; their bytes are bounded by the settings "
+        "submit_window_bytes and submit_redis_fill",
     )
     submit.add_argument(
         "--detection",

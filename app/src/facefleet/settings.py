@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("/etc/facefleet/facefleet.toml")
+# Seconds between a worker's sweeps for unacknowledged tasks older than the visibility
+# timeout, which it puts back in the queue (kombu's redis transport; its default is 100).
+RESTORE_SWEEP_SECONDS = 10
 
 
 class SettingsError(ValueError):
@@ -92,6 +95,16 @@ class Settings:
     # Seconds a client (submitter, worker publishing a result) keeps retrying while Redis
     # is unreachable, e.g. during a restart, before it gives up.
     redis_outage_seconds: int = 60
+    # Bytes of images one submitter keeps in Redis at once (queued, or being analysed).
+    # 0: a quarter of Redis' maxmemory (256 MiB when Redis has no maxmemory).
+    submit_window_bytes: int = 0
+    # A submitter sends an image only while Redis' used memory, that image included,
+    # stays under this fraction of maxmemory. Every submitter reads the same figure, so
+    # several share what is left, and the gallery and results always keep room.
+    submit_redis_fill: float = 0.6
+    # Seconds a submitter with nothing in flight waits for room in Redis (or for Redis to
+    # accept writes again) before it stops, saying why; the same command resumes.
+    submit_stall_seconds: int = 600
     # Seconds a result stays in Redis.
     result_expires: int = 86400
     # Face detector: "hog" (CPU default) or "cnn" (about 100x slower on a CPU).
@@ -154,6 +167,22 @@ class Settings:
             raise SettingsError("redis_outage_seconds must be at least 1")
         if self.max_image_bytes < 1 or self.max_image_pixels < 1:
             raise SettingsError("image limits must be positive")
+        if not 0.1 <= self.submit_redis_fill <= 0.9:
+            raise SettingsError("submit_redis_fill must be between 0.1 and 0.9")
+        if self.submit_window_bytes < 0 or self.submit_stall_seconds < 1:
+            raise SettingsError(
+                "submit_window_bytes must be 0 (derived) or more, submit_stall_seconds 1 or more"
+            )
+
+    @property
+    def resend_after(self) -> int:
+        """Seconds after which a submitter sends a task again when it has no result.
+
+        A live worker gives an unfinished task back within the visibility timeout (the
+        broker's sweep returns it), and the hard limit bounds a run; past both, the
+        message is gone: kombu's Redis transport pops it before it records it as
+        unacknowledged, so a worker killed in between takes it along."""
+        return self.visibility_timeout + RESTORE_SWEEP_SECONDS + self.task_time_limit
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:

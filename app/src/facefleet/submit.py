@@ -11,15 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import redis
 from celery import Celery
 
 from facefleet.core.analysis import ImageResult, error_result
 from facefleet.pipeline import analysis_options, read_image_file
+from facefleet.redis_client import OUTAGE_ERRORS, connect
+from facefleet.redis_room import RedisMemory, message_bytes, refused_write, wait_reason
 from facefleet.settings import Settings
 from facefleet.tasks import ANALYZE_IMAGE, encode_payload
 
 log = logging.getLogger(__name__)
+
+# Times a task with no result is sent again (see Settings.resend_after).
+MAX_RESENDS = 2
 
 
 @dataclass
@@ -31,6 +35,9 @@ class SubmitSummary:
     faces: int = 0
     lost: int = 0
     reconnects: int = 0
+    resent: int = 0
+    refused_writes: int = 0
+    room_waits: int = 0  # times it waited for room in Redis
     seconds: float = 0.0
     workers: dict[str, int] = field(default_factory=dict)
 
@@ -50,9 +57,14 @@ class SubmitSummary:
 
     def line(self) -> str:
         rate = self.done / self.seconds if self.seconds else 0.0
+        extra = "".join(
+            f", {name} {value}"
+            for name, value in (("sent again", self.resent), ("refused", self.refused_writes))
+            if value
+        )
         return (
             f"submitted {self.sent}, skipped {self.skipped} already done: "
-            f"ok {self.ok}, error {self.error}, faces {self.faces}, lost {self.lost}, "
+            f"ok {self.ok}, error {self.error}, faces {self.faces}, lost {self.lost}{extra}, "
             f"{rate:.2f} images/s over {self.seconds:.1f} s"
         )
 
@@ -110,6 +122,52 @@ def _result_from_meta(image: str, meta: dict[str, Any]) -> ImageResult:
     return error_result(image, f"task failed: {reason}")
 
 
+@dataclass
+class _InFlight:
+    path: Path
+    sent_at: float
+    size: int
+    sends: int = 1
+
+
+@dataclass
+class _Ready:
+    """A file read and encoded, waiting for its turn (or for room in Redis)."""
+
+    path: Path
+    payload: str
+
+
+class SubmitStalled(RuntimeError):
+    """Nothing in flight, and Redis had no room (or refused writes) for too long."""
+
+
+class _Notice:
+    """Says why the submitter waits: once when the kind of reason changes, then every
+    30 s while it lasts, and once when sending resumes after a wait of 10 s or more."""
+
+    def __init__(self) -> None:
+        self.kind = ""
+        self.said_at = 0.0
+        self.waiting_since: float | None = None
+
+    def wait(self, kind: str, reason: str) -> None:
+        now = time.monotonic()
+        self.waiting_since = self.waiting_since or now
+        if kind != self.kind or now - self.said_at > 30:
+            log.warning("%s; waiting", reason)
+            self.kind, self.said_at = kind, now
+
+    def resume(self, summary: SubmitSummary) -> None:
+        if self.waiting_since is None:
+            return
+        waited = time.monotonic() - self.waiting_since
+        self.waiting_since = None
+        if waited >= 10:
+            log.warning("sending again after %.0f s (%d images sent)", waited, summary.sent)
+            self.kind = ""
+
+
 def submit_files(
     app: Celery,
     settings: Settings,
@@ -121,81 +179,161 @@ def submit_files(
     progress: Callable[[SubmitSummary], None] | None = None,
     detection: str | None = None,
 ) -> SubmitSummary:
-    """Send each file as a task, at most ``window`` in flight; write one line per result.
+    """Send each file as a task and write one line per result, keeping at most ``window``
+    tasks and the bytes redis_room allows in Redis at once.
 
-    A task with no result after ``task_timeout`` seconds is written as an error and
-    counted as lost. A Redis restart is ridden out: sending retries (the app's publish
-    retry policy) and so does collecting, for up to ``settings.redis_outage_seconds``.
+    Redis out of room (``OOM`` with noeviction) or restarting: the submitter waits and
+    sends the same file again, saying why in one line; with nothing of its own in flight
+    it gives up after ``settings.submit_stall_seconds`` (SubmitStalled). A task with no
+    result after ``settings.resend_after`` seconds is sent again (twice at most); with no
+    result after ``task_timeout`` it is written as an error and counted as lost.
     """
     summary = SubmitSummary()
     started = time.monotonic()
-    pending: dict[str, tuple[str, float]] = {}  # task id -> (image, sent at)
+    pending: dict[str, _InFlight] = {}
     forget: list[str] = []  # results written out, still to delete from Redis
     outage_since: float | None = None
     todo = iter(files)
+    ready: _Ready | None = None
     exhausted = False
     done = done or set()
     limits = analysis_options(settings).limits
+    kwargs = {"detection": detection} if detection else {}
+    client = connect(settings, socket_timeout=30)
+    notice = _Notice()
+    stuck_since: float | None = None  # waiting for Redis (room, or writes), since
 
     def write(result: ImageResult) -> None:
         out.write(json.dumps(result, sort_keys=True) + "\n")
         out.flush()
         summary.count(result)
 
-    while not exhausted or pending:
-        while not exhausted and len(pending) < window:
+    def next_ready() -> _Ready | None:
+        nonlocal exhausted
+        while True:
             path = next(todo, None)
             if path is None:
                 exhausted = True
-                break
-            image = str(path)
-            if image in done:
+                return None
+            if str(path) in done:
                 summary.skipped += 1
                 continue
             # Refused here, so oversized files never travel through Redis.
             data = read_image_file(path, limits)
-            if not isinstance(data, bytes):
-                write(data)
-                continue
-            kwargs = {"detection": detection} if detection else {}
-            async_result = app.send_task(
-                ANALYZE_IMAGE, args=(image, encode_payload(data)), kwargs=kwargs
-            )
-            pending[async_result.id] = (image, time.monotonic())
+            if isinstance(data, bytes):
+                return _Ready(path, encode_payload(data))
+            write(data)
+
+    def send(item: _Ready, task_id: str | None = None) -> str:
+        result = app.send_task(
+            ANALYZE_IMAGE, args=(str(item.path), item.payload), kwargs=kwargs, task_id=task_id
+        )
+        return str(result.id)
+
+    def own_bytes() -> int:
+        return sum(task.size for task in pending.values())
+
+    def send_what_fits() -> None:
+        nonlocal ready, stuck_since
+        while len(pending) < window:
+            ready = ready or (None if exhausted else next_ready())
+            if ready is None:
+                return
+            size = message_bytes(ready.payload)
+            kind = "room"
+            try:
+                reason = wait_reason(settings, RedisMemory.read(client), size, own_bytes())
+                if reason is None:
+                    task_id = send(ready)
+            except Exception as exc:
+                refusal = refused_write(exc)
+                if refusal is None and not isinstance(exc, OUTAGE_ERRORS):
+                    raise
+                if refusal:
+                    summary.refused_writes += 1
+                    kind, reason = "refused", f"Redis refused the write ({refusal})"
+                else:
+                    kind, reason = "outage", f"Redis unreachable ({exc})"
+            if reason is not None:
+                if not reason.startswith("own window"):
+                    if notice.waiting_since is None:
+                        summary.room_waits += 1
+                    notice.wait(kind, reason)
+                    stuck_since = stuck_since or time.monotonic()
+                    stalled = time.monotonic() - stuck_since > settings.submit_stall_seconds
+                    if stalled and not pending:
+                        raise SubmitStalled(
+                            f"waited {settings.submit_stall_seconds} s with nothing in flight: "
+                            f"{reason}. Run the same command again to resume"
+                        )
+                return
+            stuck_since = None
+            notice.resume(summary)
+            pending[task_id] = _InFlight(ready.path, time.monotonic(), size)
             summary.sent += 1
-        if not pending:
-            continue
-        try:
-            for task_id, meta in app.backend.get_many(set(pending), interval=0.1, max_iterations=1):
-                image, _ = pending.pop(task_id)
-                write(_result_from_meta(image, meta))
-                forget.append(task_id)
-            while forget:
-                app.AsyncResult(forget[-1]).forget()
-                forget.pop()
-            outage_since = None
-        except TimeoutError:
-            pass
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            # Redis is restarting or unreachable: the tasks wait in its queue (AOF keeps
-            # them over a restart) and their results will be there when it is back.
-            now = time.monotonic()
-            outage_since = outage_since or now
-            if now - outage_since > settings.redis_outage_seconds:
-                raise
-            summary.reconnects += 1
-            log.warning("Redis unreachable (%s); retrying", exc)
-            time.sleep(1.0)
-        now = time.monotonic()
-        for task_id, (image, sent_at) in list(pending.items()):
-            if now - sent_at > task_timeout:
+            ready = None
+
+    def resend_overdue(now: float) -> None:
+        for task_id, task in list(pending.items()):
+            age = now - task.sent_at
+            if age > task_timeout:
                 pending.pop(task_id)
                 summary.lost += 1
                 write(
-                    error_result(image, f"no result within {task_timeout:.0f} s (task {task_id})")
+                    error_result(
+                        str(task.path), f"no result within {task_timeout:.0f} s (task {task_id})"
+                    )
                 )
-        summary.seconds = time.monotonic() - started
-        if progress:
-            progress(summary)
+            elif age > settings.resend_after * task.sends and task.sends <= MAX_RESENDS:
+                data = read_image_file(task.path, limits)
+                if not isinstance(data, bytes):
+                    continue  # changed on disk since: its result comes, or it is lost
+                try:
+                    send(_Ready(task.path, encode_payload(data)), task_id=task_id)
+                except Exception as exc:
+                    if refused_write(exc) is None:
+                        raise
+                    summary.refused_writes += 1
+                    return  # Redis is full: the next round tries again
+                task.sends += 1
+                summary.resent += 1
+                log.warning(
+                    "no result for %s after %.0f s (task %s): sent again", task.path, age, task_id
+                )
+
+    try:
+        while not exhausted or pending or ready:
+            send_what_fits()
+            if not pending:
+                if ready:
+                    time.sleep(1.0)  # waiting for room, with nothing of ours to collect
+                continue
+            try:
+                for task_id, meta in app.backend.get_many(
+                    set(pending), interval=0.1, max_iterations=1
+                ):
+                    task = pending.pop(task_id)
+                    write(_result_from_meta(str(task.path), meta))
+                    forget.append(task_id)
+                while forget:
+                    app.AsyncResult(forget[-1]).forget()
+                    forget.pop()
+                outage_since = None
+                resend_overdue(time.monotonic())
+            except OUTAGE_ERRORS as exc:
+                # Redis is restarting or unreachable: the tasks wait in its queue (AOF
+                # keeps them over a restart) and their results will be there when it is back.
+                now = time.monotonic()
+                outage_since = outage_since or now
+                if now - outage_since > settings.redis_outage_seconds:
+                    raise
+                summary.reconnects += 1
+                notice.wait("outage", f"Redis unreachable ({exc})")
+                time.sleep(1.0)
+            summary.seconds = time.monotonic() - started
+            if progress:
+                progress(summary)
+    finally:
+        client.close()
     summary.seconds = time.monotonic() - started
     return summary

@@ -71,8 +71,9 @@ def test_the_fleets_user_may_not_run_dangerous_commands(redis_host: str) -> None
     for command in refused:
         assert command.split()[0] in logged, command
     run_ok(redis, f"{admin} acl log reset")
-    # What Celery needs still works for it.
+    # What Celery needs still works for it, and INFO, which submitters read memory from.
     assert run_ok(redis, f"{_cli(redis_host)} llen celery").strip().isdigit()
+    assert "maxmemory:" in run_ok(redis, f"{_cli(redis_host)} info memory")
 
 
 def test_redis_conf_holds_no_password_in_clear(redis_host: str) -> None:
