@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -108,9 +109,11 @@ def celery_run(
     pool: str = "prefork",
     concurrency: int = 4,
     environ: dict[str, str] | None = None,
+    send: Callable[..., Any] | None = None,
 ) -> WorkerRun:
-    """``files`` through a real worker of the app, fed by the app's own submitter; the
-    wall time runs from the first send to the last result."""
+    """``files`` through a real worker of the app, fed by the app's own submitter (or by
+    ``send``, called as submit_files is); the wall time runs from the first send to the
+    last result."""
     import json
 
     from facefleet.celery_app import create_app, worker_argv
@@ -142,7 +145,7 @@ def celery_run(
             loaded = tree_pss_mb(worker.pid)
             out = io.StringIO()
             with MemorySampler(worker.pid) as sampler:
-                summary = submit_files(app, settings, files, out, window=64)
+                summary = (send or submit_files)(app, settings, files, out, window=64)
             return WorkerRun(
                 images_per_s=summary.done / summary.seconds,
                 results=[json.loads(line) for line in out.getvalue().splitlines()],

@@ -27,12 +27,12 @@ from facefleet.pipeline import encode_single_face
 from facefleet.redis_room import MIB, RedisMemory, refused_write, wait_reason, window_bytes
 from facefleet.settings import Settings, load_settings, replace
 from facefleet.submit import SubmitSummary, submit_files
-from facefleet.tasks import ANALYZE_IMAGE
+from facefleet.tasks import ANALYZE_IMAGE, ANALYZE_STORED_IMAGE
 
 pytestmark = pytest.mark.slow
 
 # Large files, as a bulk import sends them: a real photo of Obama (910x1137) scaled
-# 1.4 times and stored as an uncompressed PNG of 6.1 MB (8.1 MB base64-encoded).
+# 1.4 times and stored as an uncompressed PNG of 6.1 MB.
 BIG_SCALE = 1.4
 # What the workers accept here: the app's own defaults, not conftest's small limits.
 BULK_LIMITS = {"FACEFLEET_MAX_IMAGE_BYTES": "20971520", "FACEFLEET_MAX_IMAGE_PIXELS": "40000000"}
@@ -190,6 +190,8 @@ def test_two_submitters_share_redis_without_filling_it(
         assert _names(out.getvalue()) == [{"obama"}] * 16
     assert sum(summary.room_waits for summary in summaries) > 0, "Redis' memory never held one"
     assert sampler.peak < 0.8 * 256 * MIB, f"peak {sampler.peak / MIB:.0f} MiB of 256"
+    # Each image was deleted once its result was in.
+    assert redis.Redis.from_url(small_redis).keys(f"{settings.image_key_prefix}:*") == []
 
 
 def test_shrinking_redis_headroom_mid_submit_makes_the_submitter_wait_then_finish(
@@ -210,7 +212,7 @@ def test_shrinking_redis_headroom_mid_submit_makes_the_submitter_wait_then_finis
         text=True,
     )
     client = redis.Redis.from_url(small_redis)
-    # No worker yet: the queue fills up to the submitter's window (64 MiB: 8 photos of 16).
+    # No worker yet: the queue fills up to the submitter's window (64 MiB: 10 photos of 16).
     _wait_for(lambda: client.llen("celery") >= 6, 60, "six queued tasks")
     used = RedisMemory.read(client).used
     client.config_set("maxmemory", used + MIB)
@@ -257,3 +259,16 @@ def test_a_task_whose_message_is_lost_is_sent_again(
     assert len(summaries) == 1
     assert (summaries[0].ok, summaries[0].lost, summaries[0].resent) == (1, 0, 1)
     assert _names(out.getvalue()) == [{"obama"}]
+
+
+def test_a_task_whose_image_is_gone_gets_an_error_result(small_redis: str, tmp_path: Path) -> None:
+    """A task delivered after its submitter gave up (the image expired): one clear error."""
+    worker = _start_worker(small_redis, tmp_path)
+    try:
+        app = create_app(_settings(small_redis))
+        key = f"{_settings(small_redis).image_key_prefix}:never-stored"
+        result = app.send_task(ANALYZE_STORED_IMAGE, args=("photo.jpg", key)).get(timeout=60)
+    finally:
+        worker.stop()
+    assert result["status"] == "error"
+    assert result["error"] == "image data no longer in Redis (its submitter gave up on it)"

@@ -1,9 +1,9 @@
 """Room in Redis for one more image: what a submitter asks before it sends one.
 
-Each task carries its image, base64-encoded, until a worker has finished it. Left to the
-number of tasks in flight, a bulk import of large photos fills Redis up to ``maxmemory``,
-and with ``noeviction`` Redis then refuses every write, from everyone. So a submitter
-sends an image only when both hold:
+Each image waits in Redis until a worker has finished it (facefleet/image_store.py).
+Left to the number of tasks in flight, a bulk import of large photos fills Redis up to
+``maxmemory``, and with ``noeviction`` Redis then refuses every write, from everyone. So
+a submitter sends an image only when both hold:
 
 - its own bytes in flight stay within its window (``submit_window_bytes``; by default a
   quarter of ``maxmemory``);
@@ -24,8 +24,8 @@ from facefleet.settings import Settings
 MIB = 1024 * 1024
 # The window when Redis has no maxmemory, and a submitter's window cannot be derived.
 UNBOUNDED_REDIS_WINDOW = 256 * MIB
-# What a task's message adds to its base64 payload in Redis: Celery's headers and
-# kombu's envelope (the body is stored as JSON text, see celery_app).
+# What an image's task adds to it in Redis: the message (Celery's headers, kombu's
+# envelope), the key, and the result.
 ENVELOPE_BYTES = 4096
 # A submitter with nothing in flight may send while Redis stays under this fraction of
 # maxmemory, even above submit_redis_fill: it always makes progress unless Redis is full.
@@ -52,20 +52,20 @@ class RedisMemory:
         )
 
 
-def message_bytes(payload: str) -> int:
-    """What a task carrying ``payload`` (a base64 image) takes in Redis."""
-    return len(payload) + ENVELOPE_BYTES
+def stored_bytes(data: bytes) -> int:
+    """What an image of ``data`` and its task take in Redis (facefleet/image_store.py)."""
+    return len(data) + ENVELOPE_BYTES
 
 
 def window_bytes(settings: Settings, memory: RedisMemory) -> int:
-    """Bytes of payload one submitter may keep in Redis."""
+    """Bytes of images one submitter may keep in Redis."""
     if settings.submit_window_bytes:
         return settings.submit_window_bytes
     return memory.maxmemory // 4 if memory.maxmemory else UNBOUNDED_REDIS_WINDOW
 
 
 def wait_reason(settings: Settings, memory: RedisMemory, size: int, own: int) -> str | None:
-    """Why a payload of ``size`` bytes must wait, with ``own`` bytes of this submitter's
+    """Why an image of ``size`` bytes must wait, with ``own`` bytes of this submitter's
     in flight; None when it may go now. A reason that starts with "own window" is the
     submitter's ordinary pace, the others are about Redis."""
     if memory.maxmemory:

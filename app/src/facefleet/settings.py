@@ -138,6 +138,8 @@ class Settings:
     models_dir: str = ""
     # Redis key prefix of the shared gallery.
     gallery_key: str = "facefleet:gallery"
+    # Redis key prefix of images waiting for a worker (facefleet/image_store.py).
+    image_key_prefix: str = "facefleet:image"
 
     def __post_init__(self) -> None:
         if self.detector not in ("hog", "cnn"):

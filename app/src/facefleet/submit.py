@@ -14,11 +14,12 @@ from typing import Any, TextIO
 from celery import Celery
 
 from facefleet.core.analysis import ImageResult, error_result
+from facefleet.image_store import ImageStore
 from facefleet.pipeline import analysis_options, read_image_file
 from facefleet.redis_client import OUTAGE_ERRORS, connect
-from facefleet.redis_room import RedisMemory, message_bytes, refused_write, wait_reason
+from facefleet.redis_room import RedisMemory, refused_write, stored_bytes, wait_reason
 from facefleet.settings import Settings
-from facefleet.tasks import ANALYZE_IMAGE, encode_payload
+from facefleet.tasks import ANALYZE_STORED_IMAGE
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def _result_from_meta(image: str, meta: dict[str, Any]) -> ImageResult:
 @dataclass
 class _InFlight:
     path: Path
+    key: str  # where its image waits in Redis
     sent_at: float
     size: int
     sends: int = 1
@@ -132,10 +134,11 @@ class _InFlight:
 
 @dataclass
 class _Ready:
-    """A file read and encoded, waiting for its turn (or for room in Redis)."""
+    """A file read, waiting for its turn (or for room in Redis)."""
 
     path: Path
-    payload: str
+    data: bytes
+    key: str
 
 
 class SubmitStalled(RuntimeError):
@@ -191,7 +194,7 @@ def submit_files(
     summary = SubmitSummary()
     started = time.monotonic()
     pending: dict[str, _InFlight] = {}
-    forget: list[str] = []  # results written out, still to delete from Redis
+    forget: list[tuple[str, str]] = []  # (task, image key) done, still to delete from Redis
     outage_since: float | None = None
     todo = iter(files)
     ready: _Ready | None = None
@@ -200,6 +203,9 @@ def submit_files(
     limits = analysis_options(settings).limits
     kwargs = {"detection": detection} if detection else {}
     client = connect(settings, socket_timeout=30)
+    store = ImageStore(client, settings.image_key_prefix)
+    # An image left behind by a submitter that died expires once it would count as lost.
+    image_ttl = int(task_timeout) + 60
     notice = _Notice()
     stuck_since: float | None = None  # waiting for Redis (room, or writes), since
 
@@ -221,14 +227,24 @@ def submit_files(
             # Refused here, so oversized files never travel through Redis.
             data = read_image_file(path, limits)
             if isinstance(data, bytes):
-                return _Ready(path, encode_payload(data))
+                return _Ready(path, data, store.new_key())
             write(data)
 
     def send(item: _Ready, task_id: str | None = None) -> str:
+        """Store the image, then send the task that names it."""
+        store.put(item.key, item.data, image_ttl)
         result = app.send_task(
-            ANALYZE_IMAGE, args=(str(item.path), item.payload), kwargs=kwargs, task_id=task_id
+            ANALYZE_STORED_IMAGE, args=(str(item.path), item.key), kwargs=kwargs, task_id=task_id
         )
         return str(result.id)
+
+    def flush_forget() -> None:
+        """Delete the results written out, and their images."""
+        while forget:
+            task_id, key = forget[-1]
+            app.AsyncResult(task_id).forget()
+            store.delete([key])
+            forget.pop()
 
     def own_bytes() -> int:
         return sum(task.size for task in pending.values())
@@ -239,7 +255,7 @@ def submit_files(
             ready = ready or (None if exhausted else next_ready())
             if ready is None:
                 return
-            size = message_bytes(ready.payload)
+            size = stored_bytes(ready.data)
             kind = "room"
             try:
                 reason = wait_reason(settings, RedisMemory.read(client), size, own_bytes())
@@ -269,7 +285,7 @@ def submit_files(
                 return
             stuck_since = None
             notice.resume(summary)
-            pending[task_id] = _InFlight(ready.path, time.monotonic(), size)
+            pending[task_id] = _InFlight(ready.path, ready.key, time.monotonic(), size)
             summary.sent += 1
             ready = None
 
@@ -278,6 +294,7 @@ def submit_files(
             age = now - task.sent_at
             if age > task_timeout:
                 pending.pop(task_id)
+                forget.append((task_id, task.key))
                 summary.lost += 1
                 write(
                     error_result(
@@ -289,7 +306,7 @@ def submit_files(
                 if not isinstance(data, bytes):
                     continue  # changed on disk since: its result comes, or it is lost
                 try:
-                    send(_Ready(task.path, encode_payload(data)), task_id=task_id)
+                    send(_Ready(task.path, data, task.key), task_id=task_id)
                 except Exception as exc:
                     if refused_write(exc) is None:
                         raise
@@ -314,10 +331,8 @@ def submit_files(
                 ):
                     task = pending.pop(task_id)
                     write(_result_from_meta(str(task.path), meta))
-                    forget.append(task_id)
-                while forget:
-                    app.AsyncResult(forget[-1]).forget()
-                    forget.pop()
+                    forget.append((task_id, task.key))
+                flush_forget()
                 outage_since = None
                 resend_overdue(time.monotonic())
             except OUTAGE_ERRORS as exc:
@@ -333,6 +348,7 @@ def submit_files(
             summary.seconds = time.monotonic() - started
             if progress:
                 progress(summary)
+        flush_forget()  # the images of tasks counted as lost in the last round
     finally:
         client.close()
     summary.seconds = time.monotonic() - started

@@ -11,6 +11,7 @@ import functools
 import gc
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -20,13 +21,19 @@ from celery.signals import task_postrun, worker_init, worker_process_init
 
 from facefleet.celery_app import app
 from facefleet.core.analysis import ImageResult, analyze_bytes, error_result
+from facefleet.core.image_loading import BadImage
 from facefleet.gallery_store import CachedGallery, GalleryStore
 from facefleet.heap import pin_malloc_thresholds, release_free_memory
+from facefleet.image_store import ImageStore
 from facefleet.pipeline import analysis_options, engine_for, share_detection_slots
 from facefleet.redis_client import connect
 from facefleet.settings import Settings, SettingsError, load_settings, replace
 
+# The image travels in the message, base64 (kept for submitters of earlier releases).
 ANALYZE_IMAGE = "facefleet.analyze_image"
+# The message names the image's key in Redis (facefleet/image_store.py): what
+# `facefleet submit` sends.
+ANALYZE_STORED_IMAGE = "facefleet.analyze_stored_image"
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,12 @@ log = logging.getLogger(__name__)
 @functools.cache
 def _settings() -> Settings:
     return load_settings()
+
+
+@functools.cache
+def _image_store() -> ImageStore:
+    settings = _settings()
+    return ImageStore(connect(settings, health_check_interval=30), settings.image_key_prefix)
 
 
 @functools.cache
@@ -62,40 +75,64 @@ def _load_detector_in_child(**_: Any) -> None:
     engine_for(_settings()).warm_up(_settings().detector)
 
 
+# Both tasks: the gallery (and the stored image) come from Redis; while it restarts the
+# task is retried with backoff instead of failing.
+_RETRIED_WHILE_REDIS_IS_AWAY: dict[str, Any] = {
+    "bind": True,
+    "autoretry_for": (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": 10,
+}
+
+
 @task_postrun.connect
 def _give_memory_back(**_: Any) -> None:
     release_free_memory()
 
 
-@app.task(
-    name=ANALYZE_IMAGE,
-    bind=True,
-    autoretry_for=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
-    retry_backoff=True,
-    retry_backoff_max=30,
-    max_retries=10,
-)
+@app.task(name=ANALYZE_IMAGE, **_RETRIED_WHILE_REDIS_IS_AWAY)
 def analyze_image(
     self: Task, image: str, data_b64: str, detection: str | None = None
 ) -> ImageResult:
     """Analyse one image sent as base64; always returns a result, ok or error.
     ``detection`` ("fast" or "exact") overrides the worker's mode for this image."""
-    result = _analyze(image, data_b64, detection)
-    result["worker"] = self.request.hostname or ""
+    try:
+        data = base64.b64decode(data_b64, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return _signed(self, error_result(image, "payload is not valid base64"))
+    return _signed(self, _analyze(image, data, detection))
+
+
+@app.task(name=ANALYZE_STORED_IMAGE, **_RETRIED_WHILE_REDIS_IS_AWAY)
+def analyze_stored_image(
+    self: Task, image: str, key: str, detection: str | None = None
+) -> ImageResult:
+    """Analyse the image stored under ``key`` (facefleet/image_store.py), fetched only
+    when a detection slot is free; always returns a result, ok or error."""
+
+    def fetch() -> bytes:
+        data = _image_store().get(key)
+        if data is None:
+            raise BadImage("image data no longer in Redis (its submitter gave up on it)")
+        return data
+
+    return _signed(self, _analyze(image, fetch, detection))
+
+
+def _signed(task: Task, result: ImageResult) -> ImageResult:
+    result["worker"] = task.request.hostname or ""
     result["pid"] = os.getpid()
     return result
 
 
-def _analyze(image: str, data_b64: str, detection: str | None) -> ImageResult:
+def _analyze(image: str, data: bytes | Callable[[], bytes], detection: str | None) -> ImageResult:
     settings = _settings()
     try:
         if detection is not None and detection != settings.detection:
             settings = replace(settings, detection=detection)
-        data = base64.b64decode(data_b64, validate=True)
     except SettingsError as exc:
         return error_result(image, str(exc))
-    except (binascii.Error, ValueError, TypeError):
-        return error_result(image, "payload is not valid base64")
     try:
         return analyze_bytes(
             image, data, engine_for(settings), _gallery().current(), analysis_options(settings)

@@ -130,9 +130,17 @@ def decode(data: bytes, options: AnalysisOptions) -> tuple[np.ndarray, float, tu
 
 
 def analyze_bytes(
-    image: str, data: bytes, engine: FaceEngine, gallery: Gallery, options: AnalysisOptions
+    image: str,
+    data: bytes | Callable[[], bytes],
+    engine: FaceEngine,
+    gallery: Gallery,
+    options: AnalysisOptions,
 ) -> ImageResult:
-    """Analyse one image. Never raises for bad input: the result says what went wrong."""
+    """Analyse one image. Never raises for bad input: the result says what went wrong.
+
+    ``data`` is the file's bytes, or a function that fetches them (and raises BadImage
+    when it cannot): it is called inside the detection slot, so that only the images
+    being decoded are in memory."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     try:
@@ -141,7 +149,12 @@ def analyze_bytes(
         # cores. A task waiting for a slot holds only its bytes.
         with options.detect_gate():
             step = time.perf_counter()
+            if callable(data):
+                data = data()
+                timings["fetch"] = _ms(step)
+                step = time.perf_counter()
             pixels, scale, (width, height) = decode(data, options)
+            del data
             timings["decode"] = _ms(step)
             step = time.perf_counter()
             boxes = locate_faces(pixels, engine, options)
