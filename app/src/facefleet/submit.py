@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -191,165 +191,193 @@ def submit_files(
     result after ``settings.resend_after`` seconds is sent again (twice at most); with no
     result after ``task_timeout`` it is written as an error and counted as lost.
     """
-    summary = SubmitSummary()
-    started = time.monotonic()
-    pending: dict[str, _InFlight] = {}
-    forget: list[tuple[str, str]] = []  # (task, image key) done, still to delete from Redis
-    outage_since: float | None = None
-    todo = iter(files)
-    ready: _Ready | None = None
-    exhausted = False
-    done = done or set()
-    limits = analysis_options(settings).limits
-    kwargs = {"detection": detection} if detection else {}
-    client = connect(settings, socket_timeout=30)
-    store = ImageStore(client, settings.image_key_prefix)
-    # An image left behind by a submitter that died expires once it would count as lost.
-    image_ttl = int(task_timeout) + 60
-    notice = _Notice()
-    stuck_since: float | None = None  # waiting for Redis (room, or writes), since
+    submission = _Submission(app, settings, out, window, task_timeout, detection)
+    try:
+        return submission.run(iter(files), done or set(), progress)
+    finally:
+        submission.client.close()
 
-    def write(result: ImageResult) -> None:
-        out.write(json.dumps(result, sort_keys=True) + "\n")
-        out.flush()
-        summary.count(result)
 
-    def next_ready() -> _Ready | None:
-        nonlocal exhausted
-        while True:
-            path = next(todo, None)
-            if path is None:
-                exhausted = True
-                return None
+class _Submission:
+    """One run of submit_files: what is in flight, and each step of its loop."""
+
+    def __init__(
+        self,
+        app: Celery,
+        settings: Settings,
+        out: TextIO,
+        window: int,
+        task_timeout: float,
+        detection: str | None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.out = out
+        self.window = window
+        self.task_timeout = task_timeout
+        self.kwargs = {"detection": detection} if detection else {}
+        self.limits = analysis_options(settings).limits
+        self.client = connect(settings, socket_timeout=30)
+        self.store = ImageStore(self.client, settings.image_key_prefix)
+        # An image left behind by a submitter that died expires once it counts as lost.
+        self.image_ttl = int(task_timeout) + 60
+        self.summary = SubmitSummary()
+        self.pending: dict[str, _InFlight] = {}
+        self.forget: list[tuple[str, str]] = []  # (task, image key) done, to delete
+        self.ready: _Ready | None = None
+        self.exhausted = False
+        self.notice = _Notice()
+        self.stuck_since: float | None = None  # waiting for Redis (room, or writes), since
+        self.outage_since: float | None = None
+
+    def run(
+        self,
+        todo: Iterator[Path],
+        done: set[str],
+        progress: Callable[[SubmitSummary], None] | None,
+    ) -> SubmitSummary:
+        started = time.monotonic()
+        while not self.exhausted or self.pending or self.ready:
+            self.send_what_fits(todo, done)
+            if not self.pending:
+                if self.ready:
+                    time.sleep(1.0)  # waiting for room, with nothing of ours to collect
+                continue
+            self.collect()
+            self.summary.seconds = time.monotonic() - started
+            if progress:
+                progress(self.summary)
+        self.flush_forget()  # the images of tasks counted as lost in the last round
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def write(self, result: ImageResult) -> None:
+        self.out.write(json.dumps(result, sort_keys=True) + "\n")
+        self.out.flush()
+        self.summary.count(result)
+
+    def next_ready(self, todo: Iterator[Path], done: set[str]) -> _Ready | None:
+        for path in todo:
             if str(path) in done:
-                summary.skipped += 1
+                self.summary.skipped += 1
                 continue
             # Refused here, so oversized files never travel through Redis.
-            data = read_image_file(path, limits)
+            data = read_image_file(path, self.limits)
             if isinstance(data, bytes):
-                return _Ready(path, data, store.new_key())
-            write(data)
+                return _Ready(path, data, self.store.new_key())
+            self.write(data)
+        self.exhausted = True
+        return None
 
-    def send(item: _Ready, task_id: str | None = None) -> str:
+    def send(self, item: _Ready, task_id: str | None = None) -> str:
         """Store the image, then send the task that names it."""
-        store.put(item.key, item.data, image_ttl)
-        result = app.send_task(
-            ANALYZE_STORED_IMAGE, args=(str(item.path), item.key), kwargs=kwargs, task_id=task_id
+        self.store.put(item.key, item.data, self.image_ttl)
+        result = self.app.send_task(
+            ANALYZE_STORED_IMAGE,
+            args=(str(item.path), item.key),
+            kwargs=self.kwargs,
+            task_id=task_id,
         )
         return str(result.id)
 
-    def flush_forget() -> None:
-        """Delete the results written out, and their images."""
-        while forget:
-            task_id, key = forget[-1]
-            app.AsyncResult(task_id).forget()
-            store.delete([key])
-            forget.pop()
-
-    def own_bytes() -> int:
-        return sum(task.size for task in pending.values())
-
-    def send_what_fits() -> None:
-        nonlocal ready, stuck_since
-        while len(pending) < window:
-            ready = ready or (None if exhausted else next_ready())
-            if ready is None:
+    def send_what_fits(self, todo: Iterator[Path], done: set[str]) -> None:
+        while len(self.pending) < self.window:
+            self.ready = self.ready or (None if self.exhausted else self.next_ready(todo, done))
+            if self.ready is None:
                 return
-            size = stored_bytes(ready.data)
+            size = stored_bytes(self.ready.data)
+            own = sum(task.size for task in self.pending.values())
             kind = "room"
             try:
-                reason = wait_reason(settings, RedisMemory.read(client), size, own_bytes())
+                reason = wait_reason(self.settings, RedisMemory.read(self.client), size, own)
                 if reason is None:
-                    task_id = send(ready)
+                    task_id = self.send(self.ready)
             except Exception as exc:
                 refusal = refused_write(exc)
                 if refusal is None and not isinstance(exc, OUTAGE_ERRORS):
                     raise
                 if refusal:
-                    summary.refused_writes += 1
+                    self.summary.refused_writes += 1
                     kind, reason = "refused", f"Redis refused the write ({refusal})"
                 else:
                     kind, reason = "outage", f"Redis unreachable ({exc})"
             if reason is not None:
                 if not reason.startswith("own window"):
-                    if notice.waiting_since is None:
-                        summary.room_waits += 1
-                    notice.wait(kind, reason)
-                    stuck_since = stuck_since or time.monotonic()
-                    stalled = time.monotonic() - stuck_since > settings.submit_stall_seconds
-                    if stalled and not pending:
-                        raise SubmitStalled(
-                            f"waited {settings.submit_stall_seconds} s with nothing in flight: "
-                            f"{reason}. Run the same command again to resume"
-                        )
+                    self.wait_for_redis(kind, reason)
                 return
-            stuck_since = None
-            notice.resume(summary)
-            pending[task_id] = _InFlight(ready.path, ready.key, time.monotonic(), size)
-            summary.sent += 1
-            ready = None
+            self.stuck_since = None
+            self.notice.resume(self.summary)
+            self.pending[task_id] = _InFlight(
+                self.ready.path, self.ready.key, time.monotonic(), size
+            )
+            self.summary.sent += 1
+            self.ready = None
 
-    def resend_overdue(now: float) -> None:
-        for task_id, task in list(pending.items()):
+    def wait_for_redis(self, kind: str, reason: str) -> None:
+        if self.notice.waiting_since is None:
+            self.summary.room_waits += 1
+        self.notice.wait(kind, reason)
+        self.stuck_since = self.stuck_since or time.monotonic()
+        stalled = time.monotonic() - self.stuck_since > self.settings.submit_stall_seconds
+        if stalled and not self.pending:
+            raise SubmitStalled(
+                f"waited {self.settings.submit_stall_seconds} s with nothing in flight: "
+                f"{reason}. Run the same command again to resume"
+            )
+
+    def collect(self) -> None:
+        """Write the results that are in, then resend or give up on the overdue."""
+        try:
+            for task_id, meta in self.app.backend.get_many(
+                set(self.pending), interval=0.1, max_iterations=1
+            ):
+                task = self.pending.pop(task_id)
+                self.write(_result_from_meta(str(task.path), meta))
+                self.forget.append((task_id, task.key))
+            self.flush_forget()
+            self.outage_since = None
+            self.resend_overdue(time.monotonic())
+        except OUTAGE_ERRORS as exc:
+            # Redis is restarting or unreachable: the tasks wait in its queue (AOF keeps
+            # them over a restart) and their results will be there when it is back.
+            now = time.monotonic()
+            self.outage_since = self.outage_since or now
+            if now - self.outage_since > self.settings.redis_outage_seconds:
+                raise
+            self.summary.reconnects += 1
+            self.notice.wait("outage", f"Redis unreachable ({exc})")
+            time.sleep(1.0)
+
+    def flush_forget(self) -> None:
+        """Delete the results written out, and their images."""
+        while self.forget:
+            task_id, key = self.forget[-1]
+            self.app.AsyncResult(task_id).forget()
+            self.store.delete([key])
+            self.forget.pop()
+
+    def resend_overdue(self, now: float) -> None:
+        for task_id, task in list(self.pending.items()):
             age = now - task.sent_at
-            if age > task_timeout:
-                pending.pop(task_id)
-                forget.append((task_id, task.key))
-                summary.lost += 1
-                write(
-                    error_result(
-                        str(task.path), f"no result within {task_timeout:.0f} s (task {task_id})"
-                    )
-                )
-            elif age > settings.resend_after * task.sends and task.sends <= MAX_RESENDS:
-                data = read_image_file(task.path, limits)
+            if age > self.task_timeout:
+                self.pending.pop(task_id)
+                self.forget.append((task_id, task.key))
+                self.summary.lost += 1
+                reason = f"no result within {self.task_timeout:.0f} s (task {task_id})"
+                self.write(error_result(str(task.path), reason))
+            elif age > self.settings.resend_after * task.sends and task.sends <= MAX_RESENDS:
+                data = read_image_file(task.path, self.limits)
                 if not isinstance(data, bytes):
                     continue  # changed on disk since: its result comes, or it is lost
                 try:
-                    send(_Ready(task.path, data, task.key), task_id=task_id)
+                    self.send(_Ready(task.path, data, task.key), task_id=task_id)
                 except Exception as exc:
                     if refused_write(exc) is None:
                         raise
-                    summary.refused_writes += 1
+                    self.summary.refused_writes += 1
                     return  # Redis is full: the next round tries again
                 task.sends += 1
-                summary.resent += 1
+                self.summary.resent += 1
                 log.warning(
                     "no result for %s after %.0f s (task %s): sent again", task.path, age, task_id
                 )
-
-    try:
-        while not exhausted or pending or ready:
-            send_what_fits()
-            if not pending:
-                if ready:
-                    time.sleep(1.0)  # waiting for room, with nothing of ours to collect
-                continue
-            try:
-                for task_id, meta in app.backend.get_many(
-                    set(pending), interval=0.1, max_iterations=1
-                ):
-                    task = pending.pop(task_id)
-                    write(_result_from_meta(str(task.path), meta))
-                    forget.append((task_id, task.key))
-                flush_forget()
-                outage_since = None
-                resend_overdue(time.monotonic())
-            except OUTAGE_ERRORS as exc:
-                # Redis is restarting or unreachable: the tasks wait in its queue (AOF
-                # keeps them over a restart) and their results will be there when it is back.
-                now = time.monotonic()
-                outage_since = outage_since or now
-                if now - outage_since > settings.redis_outage_seconds:
-                    raise
-                summary.reconnects += 1
-                notice.wait("outage", f"Redis unreachable ({exc})")
-                time.sleep(1.0)
-            summary.seconds = time.monotonic() - started
-            if progress:
-                progress(summary)
-        flush_forget()  # the images of tasks counted as lost in the last round
-    finally:
-        client.close()
-    summary.seconds = time.monotonic() - started
-    return summary
