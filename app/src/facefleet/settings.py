@@ -98,9 +98,10 @@ class Settings:
     # Bytes of images one submitter keeps in Redis at once (queued, or being analysed).
     # 0: a quarter of Redis' maxmemory (256 MiB when Redis has no maxmemory).
     submit_window_bytes: int = 0
-    # A submitter sends an image only while Redis' used memory, that image included,
-    # stays under this fraction of maxmemory. Every submitter reads the same figure, so
-    # several share what is left, and the gallery and results always keep room.
+    # A submitter sends an image only while Redis' used memory, plus twice the image (it
+    # passes through Redis' input buffer), stays under this fraction of maxmemory. Every
+    # submitter reads the same figure, so several share what is left, and the gallery
+    # and results always keep room (facefleet/redis_room.py).
     submit_redis_fill: float = 0.6
     # Seconds a submitter with nothing in flight waits for room in Redis (or for Redis to
     # accept writes again) before it stops, saying why; the same command resumes.
