@@ -16,7 +16,6 @@ import io
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from facefleet.redis_client import connect
@@ -101,29 +100,18 @@ def run_bulk(s: Scenario) -> Outcome:
         refused_before = sampler.refused()
         outputs = [io.StringIO() for _ in batches]
         summaries: list[SubmitSummary] = []
-        done = [0] * len(batches)
 
-        def submitter(n: int) -> Callable[[], None]:
-            def progress(summary: SubmitSummary) -> None:
-                done[n] = summary.done
-
-            def send() -> None:
-                summaries.append(
-                    submit_files(
-                        s.app,
-                        s.fleet.settings,
-                        batches[n].files,
-                        outputs[n],
-                        task_timeout=s.timeout,
-                        progress=progress,
-                    )
-                )
-
-            return send
+        def submitter(batch: Batch, out: io.StringIO) -> None:
+            summaries.append(
+                submit_files(s.app, s.fleet.settings, batch.files, out, task_timeout=s.timeout)
+            )
 
         start = time.monotonic()
         sampler.start()
-        threads = [threading.Thread(target=submitter(n)) for n in range(len(batches))]
+        threads = [
+            threading.Thread(target=submitter, args=pair)
+            for pair in zip(batches, outputs, strict=True)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
