@@ -49,7 +49,7 @@ $(CONTROLLER_STAMP): requirements-controller.txt app/constraints.txt app/pyproje
 	@echo "setup: creating $(VENV) with $$($(PYTHON) --version)"
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q -r requirements-controller.txt
-	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower,guard]'
+	@$(VENV)/bin/pip install -q -c app/constraints.txt -e 'app[flower,guard,metrics]'
 	@$(MAKE) --no-print-directory collection-link
 	@touch $(CONTROLLER_STAMP)
 

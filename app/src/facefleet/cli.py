@@ -185,6 +185,14 @@ def _cmd_workers(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_metrics_exporter(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.metrics_exporter import serve
+
+    logging.getLogger("facefleet").setLevel(logging.INFO)
+    serve(settings, args.address, args.port)
+    return 0
+
+
 def _workers_table(rows: list[dict]) -> str:
     lines = [f"{'program':<24} {'node':<28} {'state':<9} {'pid':>7} {'PSS/budget MB':>14}"]
     for r in rows:
@@ -303,6 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("programs", nargs="*", help="supervisor program names")
     restart.set_defaults(needs_redis=True)
     workers.set_defaults(func=_cmd_workers)
+
+    exporter = sub.add_parser(
+        "metrics-exporter",
+        help="serve the pipeline's figures, queue, gallery and workers to Prometheus",
+    )
+    exporter.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    exporter.add_argument("--port", type=int, required=True)
+    exporter.set_defaults(func=_cmd_metrics_exporter)
     return parser
 
 

@@ -27,10 +27,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from facefleet.pipeline_metrics import WorkerFigures, host_of, publish_host
 from facefleet.process_memory import tree_pss_mb
 from facefleet.worker_set import WORKERS_FILE, HostWorkers, WorkerSet, celery_worker_set
+
+if TYPE_CHECKING:
+    import redis
 
 
 class RestartLoops:
@@ -128,15 +132,44 @@ def read_state(path: Path) -> dict[str, dict[str, object]]:
         return {}
 
 
+def publish(workers: WorkerSet, client: redis.Redis, prefix: str) -> None:
+    """Write the host's planned workers and their memory for the metrics exporter
+    (facefleet.pipeline_metrics); a Redis hiccup skips one minute's figures."""
+    import socket
+
+    from redis.exceptions import RedisError
+
+    rows = workers.status()
+    host = host_of(rows[0]["node"]) if rows else socket.gethostname()
+    figures = [
+        WorkerFigures(r["node"], r["program"], r["state"] == "RUNNING", r["pss_mb"]) for r in rows
+    ]
+    try:
+        publish_host(
+            client,
+            prefix,
+            host,
+            planned=len(rows),
+            concurrency=workers.host.concurrency,
+            budget_mb=workers.host.budget_mb,
+            workers=figures,
+        )
+    except RedisError as exc:
+        _log(sys.stderr, f"could not publish this host's figures: {exc}")
+
+
 def run(workers_file: Path) -> None:
     """Check at every tick, with the workers as the role declares them now (a scale
     changes them, and not this program)."""
     from supervisor import childutils
 
     from facefleet.celery_app import create_app
+    from facefleet.redis_client import connect
     from facefleet.settings import load_settings
 
-    app = create_app(load_settings())
+    settings = load_settings()
+    app = create_app(settings)
+    client = connect(settings, socket_timeout=5, health_check_interval=30)
     host = HostWorkers.load(workers_file)
     loops = RestartLoops(host.loop_restarts, host.loop_minutes * 60, time.monotonic)
     _log(sys.stderr, f"watching the workers of {workers_file}")
@@ -145,7 +178,9 @@ def run(workers_file: Path) -> None:
         if headers.get("eventname", "").startswith("TICK"):
             host = HostWorkers.load(workers_file)
             state = Path(host.guard_state_file) if host.guard_state_file else None
-            check(celery_worker_set(host, app), loops, sys.stderr, state)
+            workers = celery_worker_set(host, app)
+            check(workers, loops, sys.stderr, state)
+            publish(workers, client, settings.metrics_key_prefix)
         childutils.listener.ok(sys.stdout)
 
 

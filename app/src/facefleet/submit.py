@@ -16,6 +16,7 @@ from celery import Celery
 from facefleet.core.analysis import ImageResult, error_result
 from facefleet.image_store import ImageStore
 from facefleet.pipeline import analysis_options, read_image_file
+from facefleet.pipeline_metrics import SENT_HEADER
 from facefleet.redis_client import OUTAGE_ERRORS, connect
 from facefleet.redis_room import RedisMemory, refused_write, stored_bytes, wait_reason
 from facefleet.settings import Settings
@@ -277,6 +278,7 @@ class _Submission:
             args=(str(item.path), item.key),
             kwargs=self.kwargs,
             task_id=task_id,
+            headers={SENT_HEADER: time.time()},
         )
         return str(result.id)
 

@@ -26,6 +26,7 @@ from facefleet.gallery_store import CachedGallery, GalleryStore
 from facefleet.heap import pin_malloc_thresholds, release_free_memory
 from facefleet.image_store import ImageStore
 from facefleet.pipeline import analysis_options, engine_for, share_detection_slots
+from facefleet.pipeline_metrics import record
 from facefleet.redis_client import connect
 from facefleet.settings import Settings, SettingsError, load_settings, replace
 
@@ -47,6 +48,11 @@ def _settings() -> Settings:
 def _image_store() -> ImageStore:
     settings = _settings()
     return ImageStore(connect(settings, health_check_interval=30), settings.image_key_prefix)
+
+
+@functools.cache
+def _metrics_client() -> redis.Redis:
+    return connect(_settings(), socket_timeout=5, health_check_interval=30)
 
 
 @functools.cache
@@ -123,7 +129,17 @@ def analyze_stored_image(
 def _signed(task: Task, result: ImageResult) -> ImageResult:
     result["worker"] = task.request.hostname or ""
     result["pid"] = os.getpid()
+    _count(result)
     return result
+
+
+def _count(result: ImageResult) -> None:
+    """Adds the image to the pipeline's counters (facefleet/pipeline_metrics.py), in the
+    process that analysed it; a Redis hiccup costs a count, never the result."""
+    try:
+        record(_metrics_client(), _settings().metrics_key_prefix, result["worker"], result)
+    except redis.exceptions.RedisError as exc:
+        log.warning("could not count %s in the pipeline's metrics: %s", result["image"], exc)
 
 
 def _analyze(image: str, data: bytes | Callable[[], bytes], detection: str | None) -> ImageResult:

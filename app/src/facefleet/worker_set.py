@@ -49,6 +49,8 @@ class HostWorkers:
     loop_restarts: int = 3
     loop_minutes: float = 30.0
     guard_state_file: str = ""
+    # Each worker's pool size (the role's scale), for the exporter's capacity figures.
+    concurrency: int = 0
 
     @classmethod
     def load(cls, path: Path = WORKERS_FILE) -> HostWorkers:
@@ -63,6 +65,7 @@ class HostWorkers:
             loop_restarts=int(document.get("loop_restarts", 3)),
             loop_minutes=float(document.get("loop_minutes", 30)),
             guard_state_file=str(document.get("guard_state_file", "")),
+            concurrency=int(document.get("scale", {}).get("concurrency", 0)),
         )
 
     @property
