@@ -16,6 +16,7 @@ from conftest import REPO
 KEYS = [
     "vault_redis_password",
     "vault_redis_admin_password",
+    "vault_redis_exporter_password",
     "vault_flower_user",
     "vault_flower_password",
 ]
@@ -93,7 +94,7 @@ def test_lab_secrets_appear_in_clear_in_no_committed_file() -> None:
         env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
     ).stdout
     secrets = [v for k, v in yaml.safe_load(view).items() if k.endswith("password")]
-    assert len(secrets) == 3
+    assert len(secrets) == 4
     tracked = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True, text=True
     ).stdout.split("\0")
