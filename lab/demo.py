@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -85,6 +86,14 @@ def main() -> int:
         "vault_flower_password); its certificate is signed by the lab's CA, "
         f"~/.facefleet/{fleet.name}/pki/ca.crt"
     )
+    if fleet.groups.get(role_default("fleet_monitoring_group")):
+        print(
+            f"Graphs: {flower}/{role_default('fleet_overview_prefix')}/  (the last hour; "
+            f"Prometheus at /{role_default('fleet_prometheus_prefix')}/, Alertmanager at "
+            f"/{role_default('fleet_alertmanager_prefix')}/, same user and password)"
+        )
+        inventory = os.path.relpath(fleet.inventory)
+        print(f"Logs:   .venv/bin/facefleet logs -i {inventory} -n 20   (without -n: follow)")
     print(
         f"Try:    FACEFLEET_CONFIG=~/.facefleet/{fleet.name}.toml .venv/bin/facefleet submit "
         "../shared/data/faces --out /tmp/out.jsonl"

@@ -1,7 +1,8 @@
 """The host-side worker commands under a real supervisord, with real Celery workers and a
 real redis-server: apply starts what is new and drains what goes, restart keeps the
-others' PIDs, status reads supervisor and /proc; and the memory guard, which restarts
-a worker over budget until it sees a restart loop."""
+others' PIDs, status reads supervisor and /proc; the memory guard, which restarts a
+worker over budget until it sees a restart loop, and writes the host's figures for the
+metrics exporter; and `facefleet workers logs`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from facefleet.celery_app import worker_argv
-from facefleet.memory_guard import RestartLoops, check, read_state
+from facefleet.memory_guard import RestartLoops, check, publish, read_state
 from facefleet.supervisor_rpc import Supervisor
 from facefleet.worker_set import HostWorkers, celery_worker_set
 
@@ -27,6 +28,15 @@ WORKERS = {"prog-a": "node-a@worker-set-test", "prog-b": "node-b@worker-set-test
 SCRIPTS = {
     "hog": "x = b'\\1' * (150 * 2**20)\nimport time\nwhile True: time.sleep(1)",
     "idle": "import time\nwhile True: time.sleep(1)",
+    # Writes a Celery-style line every 0.3 s, a traceback line after every third.
+    "chatty": (
+        "import sys, time\nn = 0\nwhile True:\n"
+        "    n += 1\n"
+        "    stamp = time.strftime('%Y-%m-%d %H:%M:%S')\n"
+        "    print(f'[{stamp},000: INFO/MainProcess] line {n} of {sys.argv[0]}', flush=True)\n"
+        "    if n % 3 == 0: print('Traceback (most recent call last):', flush=True)\n"
+        "    time.sleep(0.3)"
+    ),
 }
 
 
@@ -205,3 +215,66 @@ def test_the_memory_guard_restarts_a_worker_over_budget_until_it_loops(site: Sit
     # A window later, the loop is over.
     now[0] += 3600
     assert not loops.looping("prog-a")
+
+
+@pytest.mark.usefixtures("app_settings")
+def test_the_memory_guard_writes_the_hosts_figures(site: Site, redis_url: str) -> None:
+    import redis
+
+    from facefleet.pipeline_metrics import host_key
+
+    scripts = {"prog-a": "hog", "prog-b": "idle"}
+    host = site.declare(WORKERS, gone={}, budget_mb=100, scripts=scripts)
+    host = HostWorkers(**{**host.__dict__, "ping_timeout": 1.0, "concurrency": 4})
+    workers = celery_worker_set(host)
+    workers.apply()
+    Supervisor(str(site.socket)).stop("prog-b")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    publish(workers, client, "test-metrics")
+    figures = client.hgetall(host_key("test-metrics", "worker-set-test"))
+    assert (figures["planned"], figures["concurrency"], figures["budget_mb"]) == ("2", "4", "100.0")
+    assert figures["running:node-a@worker-set-test"] == "1"
+    assert figures["running:node-b@worker-set-test"] == "0"
+    assert float(figures["pss_mb:node-a@worker-set-test"]) > 150
+    assert "pss_mb:node-b@worker-set-test" not in figures
+
+
+def _logs(site: Site, *arguments: str, timeout: float = 30) -> list[str]:
+    command = [sys.executable, "-m", "facefleet.cli", "workers", "--file", str(site.workers_file)]
+    run = subprocess.run(
+        [*command, "logs", *arguments], capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return run.stdout.splitlines()
+
+
+def test_worker_logs_are_prefixed_merged_and_followed(site: Site) -> None:
+    host = site.declare(WORKERS, gone={}, scripts={"prog-a": "chatty", "prog-b": "chatty"})
+    host = HostWorkers(**{**host.__dict__, "ping_timeout": 1.0})
+    celery_worker_set(host).apply()
+    time.sleep(3)
+    lines = _logs(site, "-n", "4")
+    assert len(lines) == 8
+    prefixes = {line.split(" | ")[0] for line in lines}
+    assert prefixes == set(WORKERS.values())
+    stamps = [line.split(" | ")[1][1:20] for line in lines if " | [" in line]
+    assert stamps == sorted(stamps)
+    # Everything since a minute ago: every line either worker wrote, tracebacks included.
+    everything = _logs(site, "--since", "1m", "-n", "1000")
+    assert any(line.endswith("| Traceback (most recent call last):") for line in everything)
+    assert len(everything) > len(lines)
+    # No -n: it follows, and new lines keep coming from both workers.
+    command = [sys.executable, "-m", "facefleet.cli", "workers", "--file", str(site.workers_file)]
+    follow = subprocess.Popen([*command, "logs"], stdout=subprocess.PIPE, text=True)
+    seen: set[str] = set()
+    try:
+        assert follow.stdout is not None
+        for count, line in enumerate(follow.stdout):
+            seen.add(line.split(" | ")[0])
+            if count > 40:
+                break
+    finally:
+        follow.terminate()
+        follow.wait(10)
+        if follow.stdout is not None:
+            follow.stdout.close()
+    assert seen == set(WORKERS.values())

@@ -12,7 +12,7 @@ from pathlib import Path
 from facefleet.core.gallery import Gallery
 from facefleet.image_files import walk_files
 from facefleet.settings import Settings, SettingsError, load_settings
-from facefleet.worker_set import WORKERS_FILE
+from facefleet.worker_set import WORKERS_FILE, HostWorkers
 
 
 def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
@@ -171,6 +171,8 @@ def _cmd_workers(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"facefleet: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    if args.action == "logs":
+        return _worker_logs(args, host)
     workers = celery_worker_set(host)
     try:
         if args.action == "status":
@@ -193,6 +195,35 @@ def _cmd_metrics_exporter(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker_logs(args: argparse.Namespace, host: HostWorkers) -> int:
+    import time
+
+    from facefleet.supervisor_rpc import Supervisor, SupervisorError
+    from facefleet.worker_logs import LogFile, parse_since, show
+
+    supervisor = Supervisor(host.supervisor_socket)
+    try:
+        start = parse_since(args.since, time.time()) if args.since else None
+        files = [LogFile(w.node, Path(supervisor.logfile(w.program))) for w in host.wanted]
+    except (ValueError, SupervisorError) as exc:
+        print(f"facefleet: {exc}", file=sys.stderr)
+        return 2
+    out = sys.stdout.buffer
+
+    def write(line: bytes) -> None:
+        out.write(line)
+        out.flush()
+
+    show(files, write, args.lines, start, follow=args.lines is None)
+    return 0
+
+
+def _cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.fleet_logs import follow_fleet
+
+    return follow_fleet(args.inventory, args.group, args.lines, args.since)
+
+
 def _workers_table(rows: list[dict]) -> str:
     lines = [f"{'program':<24} {'node':<28} {'state':<9} {'pid':>7} {'PSS/budget MB':>14}"]
     for r in rows:
@@ -202,6 +233,13 @@ def _workers_table(rows: list[dict]) -> str:
             f"{memory + ('!' if r['over_budget'] else ''):>14}"
         )
     return "\n".join(lines)
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n", "--lines", type=int, help="print the last N lines of each worker and stop"
+    )
+    parser.add_argument("--since", help="from this long ago (90s, 10m, 2h, 1d) or this local time")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +348,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restart.add_argument("programs", nargs="*", help="supervisor program names")
     restart.set_defaults(needs_redis=True)
+    logs = workers_sub.add_parser(
+        "logs",
+        help="this host's worker logs, each line prefixed with its node; follows them "
+        "unless -n is given",
+    )
+    _log_options(logs)
     workers.set_defaults(func=_cmd_workers)
+
+    fleet_logs = sub.add_parser(
+        "logs",
+        help="every worker's log on every host of an inventory, at once (run on the "
+        "controller): the fleet's `docker-compose logs -f celery`",
+    )
+    fleet_logs.add_argument("-i", "--inventory", required=True, help="the Ansible inventory")
+    fleet_logs.add_argument("--group", default="workers", help="inventory group of the hosts")
+    _log_options(fleet_logs)
+    fleet_logs.set_defaults(func=_cmd_logs)
 
     exporter = sub.add_parser(
         "metrics-exporter",

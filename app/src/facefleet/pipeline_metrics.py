@@ -65,6 +65,29 @@ def error_reason(message: str | None) -> str:
     return "other"
 
 
+def log_fields(result: Mapping[str, Any]) -> str:
+    """One image's result as the worker logs it, in logfmt (key=value, quoted where
+    needed): the task id and the image find each other between a result and the logs."""
+    fields: dict[str, Any] = {
+        "task": result.get("task_id") or "-",
+        "image": result.get("image", ""),
+        "outcome": result.get("status", ""),
+        "faces": len(result.get("faces") or []),
+        "ms": (result.get("timings_ms") or {}).get("total", 0),
+    }
+    if result.get("status") != "ok":
+        fields["reason"] = error_reason(result.get("error"))
+        fields["error"] = result.get("error") or ""
+    return " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
+
+
+def _logfmt(value: Any) -> str:
+    text = str(value)
+    if text and not any(c in text for c in ' "=\\'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _bucket(bounds: tuple[float, ...], value: float) -> str:
     """The index of the first bound >= value, or "inf"."""
     index = bisect.bisect_left(bounds, value)

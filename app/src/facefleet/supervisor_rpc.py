@@ -51,6 +51,10 @@ class Supervisor:
             info["name"]: ProgramState.from_info(info) for info in self._call("getAllProcessInfo")
         }
 
+    def logfile(self, name: str) -> str:
+        """Where supervisor writes the program's output."""
+        return str(self._call("getProcessInfo", name)["stdout_logfile"])
+
     def reread(self) -> tuple[list[str], list[str], list[str]]:
         """Read the program files again: the (added, changed, removed) group names."""
         [[added, changed, removed]] = self._call("reloadConfig")

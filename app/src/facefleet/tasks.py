@@ -26,7 +26,7 @@ from facefleet.gallery_store import CachedGallery, GalleryStore
 from facefleet.heap import pin_malloc_thresholds, release_free_memory
 from facefleet.image_store import ImageStore
 from facefleet.pipeline import analysis_options, engine_for, share_detection_slots
-from facefleet.pipeline_metrics import record
+from facefleet.pipeline_metrics import log_fields, record
 from facefleet.redis_client import connect
 from facefleet.settings import Settings, SettingsError, load_settings, replace
 
@@ -129,7 +129,9 @@ def analyze_stored_image(
 def _signed(task: Task, result: ImageResult) -> ImageResult:
     result["worker"] = task.request.hostname or ""
     result["pid"] = os.getpid()
+    result["task_id"] = str(task.request.id or "")
     _count(result)
+    log.info("image done %s", log_fields(result))
     return result
 
 

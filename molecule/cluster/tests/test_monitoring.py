@@ -5,8 +5,11 @@ test_batch.py ran, and exporter ports shut to a stranger."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 sys.path[:0] = [str(SHARED / "tests"), str(SHARED)]
 
 from conftest import (  # noqa: E402
+    REPO,
     expected_workers,
     host,
     hosts_in,
@@ -107,3 +111,56 @@ def test_exporters_are_shut_to_hosts_outside_monitoring() -> None:
     worker = hosts_in("workers")[0]
     port = SETTINGS["fleet_node_exporter_port"]
     assert run_ok(host(outsider), connect_command(worker, port)).strip() == "TimeoutError"
+
+
+class Panels(HTMLParser):
+    """The overview page's panels, with the figures its script wrote on them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.panels: dict[str, dict[str, str]] = {}
+        self.status: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "div" and "panel" in values.get("class", "").split():
+            self.panels[values["id"]] = values
+        if values.get("id") == "status":
+            self.status = values
+
+
+def test_the_overview_page_shows_the_batch_in_a_browser() -> None:
+    """Chromium, headless, opens the page as an operator would (basic auth), waits for its
+    script to draw, and the graphs hold the batch test_batch.py ran; a screenshot stays
+    in .cache/screenshots/ (the CA is not the browser's: certificate errors are ignored
+    here, nginx's certificate is checked in test_flower.py)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing (apt-get install chromium; make setup does)"
+    address = run_ok(host(FLOWER), "hostname -I").split()[0]
+    user, password = web_credentials().split(":", 1)
+    page = web_url(FLOWER, f"/{SETTINGS['fleet_overview_prefix']}/", address)
+    url = page.replace("https://", f"https://{user}:{password}@", 1)
+    browser = [
+        chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--no-first-run", "--ignore-certificate-errors",
+        "--window-size=1400,1000", "--virtual-time-budget=15000",
+    ]  # fmt: skip
+    dom = subprocess.run(
+        [*browser, "--dump-dom", url], capture_output=True, text=True, timeout=180
+    ).stdout
+    parsed = Panels()
+    parsed.feed(dom)
+    assert parsed.status.get("data-loaded") == "yes", dom[-2000:]
+    panels = parsed.panels
+    assert set(panels) == {"throughput", "queue", "workers", "memory", "errors"}
+    for name in ("throughput", "queue", "workers", "memory"):
+        assert int(panels[name]["data-points"]) > 0, f"{name} has no data"
+    assert float(panels["throughput"]["data-max"]) > 0, "no images in the last hour"
+    assert float(panels["workers"]["data-max"]) >= 1
+    assert float(panels["memory"]["data-max"]) > 50  # MB: real workers with their models
+    shots = REPO / ".cache" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    shot = shots / "overview-cluster.png"
+    subprocess.run([*browser, f"--screenshot={shot}", url], capture_output=True, timeout=180)
+    assert shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")

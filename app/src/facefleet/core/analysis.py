@@ -70,6 +70,7 @@ class ImageResult(TypedDict, total=False):
     timings_ms: dict[str, float]
     worker: str
     pid: int
+    task_id: str
 
 
 def _ms(start: float) -> float:
