@@ -24,7 +24,7 @@ export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
 .PHONY: help controller collection-link collection setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
-        molecule molecule-production molecule-cluster chaos test bench bench-pools bench-bulk bench-scale clean
+        molecule molecule-production molecule-cluster chaos test bench bench-pools bench-bulk bench-metrics bench-scale clean
 
 help:
 	@echo "make controller    the controller's venv (Ansible, the app): no root, no Docker"
@@ -35,6 +35,7 @@ help:
 	@echo "make deploy        ansible-playbook playbooks/deploy.yml against the lab"
 	@echo "make bench         app/bench/detection_modes.py: speed, recall, memory (figures)"
 	@echo "make bench-bulk    app/bench/bulk_memory.py: worker memory on large files (figures)"
+	@echo "make bench-metrics app/bench/metrics_overhead.py: pipeline metrics on and off (figures)"
 	@echo "make bench-scale   bench/scale_lab.py on the running lab (figures)"
 
 setup: venv docker
@@ -141,6 +142,7 @@ test:
 # Detection modes against face_recognition's default use: speed, recall, false names,
 # memory (app/bench/detection_modes.py). bench-pools: the pools, prefork against threads.
 # bench-bulk: a worker's memory on 20 MB scans, the image in the message or under a key.
+# bench-metrics: images per second with the pipeline's metrics on and off.
 bench: venv
 	@$(VENV)/bin/python app/bench/detection_modes.py
 
@@ -149,6 +151,9 @@ bench-pools: venv
 
 bench-bulk: venv
 	@$(VENV)/bin/python app/bench/bulk_memory.py
+
+bench-metrics: venv
+	@$(VENV)/bin/python app/bench/metrics_overhead.py
 
 # On the lab that `make demo` left running: a deploy that changes nothing, scaling 2 -> 5
 # against the seed's docker-compose --scale (which needs docker-compose), and the lab's

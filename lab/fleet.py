@@ -126,6 +126,30 @@ class Fleet:
             self.containers[host],
         )
 
+    @functools.cached_property
+    def web_base(self) -> str:
+        """The operators' entry point (nginx on the first Flower host), as https://addr[:port]."""
+        port = int(role_default("fleet_https_port"))
+        shown = "" if port == 443 else f":{port}"
+        return f"https://{self.address(self.groups['flower'][0])}{shown}"
+
+    def web_json(self, path: str) -> Any:
+        """GET ``path`` from the entry point as an operator: basic auth, and nginx's
+        certificate verified against the fleet's CA."""
+        import base64
+        import ssl
+        import urllib.request
+
+        ca = Path.home() / ".facefleet" / self.name / "pki" / "ca.crt"
+        token = f"{self.vault['vault_flower_user']}:{self.vault['vault_flower_password']}"
+        request = urllib.request.Request(
+            self.web_base + path,
+            headers={"Authorization": "Basic " + base64.b64encode(token.encode()).decode()},
+        )
+        context = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            return json.loads(answer.read())
+
     def host_workers(self, host: str) -> list[dict[str, Any]]:
         """`facefleet workers status`: the host's workers (program, node, state, pid ...)."""
         cli = f"{role_default('fleet_app_venv')}/bin/facefleet"

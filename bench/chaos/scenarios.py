@@ -3,7 +3,8 @@ a disruption does its damage in a thread, then judges every result.
 
   kill-workers   kill -9 Celery processes on random worker hosts, several times, pool
                  children and main processes in turn; supervisor restarts the dead,
-                 their tasks are delivered again
+                 their tasks are delivered again; with monitoring, the "workers
+                 missing" alert fires and then resolves
   redis-restart  restart redis-server while hundreds of tasks wait in its queue;
                  the queue survives through the AOF, workers and submitter reconnect
   scale-down     scale to 5 workers, then `scale.yml -e workers=1` mid-batch
@@ -34,6 +35,7 @@ from facefleet.submit import SubmitSummary, submit_files
 from fleet import Fleet, docker
 from role_values import role_default
 
+from chaos.alerts import AlertWatch
 from chaos.batches import Batch
 from chaos.judging import Outcome, judge
 
@@ -133,7 +135,36 @@ class Scenario:
             )
 
 
+# The alert that says workers are missing (role monitoring), watched during kill-workers
+# when the fleet has a monitoring host: it must fire, and resolve once supervisor has
+# restarted what was killed.
+WORKERS_MISSING = "FacefleetWorkersMissing"
+
+
 def kill_workers(s: Scenario, kills: int) -> Plan:
+    monitored = bool(s.fleet.groups.get(role_default("fleet_monitoring_group")))
+    watch = AlertWatch(s.fleet, WORKERS_MISSING) if monitored else None
+
+    def before(outcome: Outcome) -> None:
+        if watch:
+            watch.start()
+
+    def after(outcome: Outcome) -> None:
+        s.fleet_answers(outcome)
+        if watch is None:
+            return
+        resolved = watch.resolved_within(120)
+        if watch.fired_at is None:
+            outcome.problems.append(f"{WORKERS_MISSING} never fired while workers were killed")
+        elif resolved is None:
+            outcome.problems.append(f"{WORKERS_MISSING} still fires 120 s after all answered")
+        else:
+            outcome.notes.append(
+                f"alert {WORKERS_MISSING} fired {watch.fired_at:.0f} s into the scenario and "
+                f"last resolved at {watch.resolved_at or 0:.0f} s, once supervisor had "
+                "restarted the killed workers"
+            )
+
     def disrupt(outcome: Outcome) -> None:
         killed: Counter[str] = Counter()
         for i in range(kills):
@@ -156,7 +187,7 @@ def kill_workers(s: Scenario, kills: int) -> Plan:
             f"killed {killed['child']} pool children, {killed['main']} main processes"
         )
 
-    return Plan(disrupt, after=s.fleet_answers)
+    return Plan(disrupt, before=before, after=after)
 
 
 def restart_redis(s: Scenario) -> Plan:

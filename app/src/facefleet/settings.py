@@ -141,8 +141,9 @@ class Settings:
     gallery_key: str = "facefleet:gallery"
     # Redis key prefix of images waiting for a worker (facefleet/image_store.py).
     image_key_prefix: str = "facefleet:image"
-    # Redis key prefix of the pipeline's counters and the hosts' figures
-    # (facefleet/pipeline_metrics.py), read by `facefleet metrics-exporter`.
+    # Count each image in Redis for `facefleet metrics-exporter` (one transaction per
+    # image; `make bench-metrics` measures what it costs), under this key prefix.
+    metrics: bool = True
     metrics_key_prefix: str = "facefleet:metrics"
     # Seconds the exporter waits for the workers' ping answers at each scrape.
     metrics_ping_timeout: float = 1.0

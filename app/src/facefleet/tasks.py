@@ -138,6 +138,8 @@ def _signed(task: Task, result: ImageResult) -> ImageResult:
 def _count(result: ImageResult) -> None:
     """Adds the image to the pipeline's counters (facefleet/pipeline_metrics.py), in the
     process that analysed it; a Redis hiccup costs a count, never the result."""
+    if not _settings().metrics:
+        return
     try:
         record(_metrics_client(), _settings().metrics_key_prefix, result["worker"], result)
     except redis.exceptions.RedisError as exc:

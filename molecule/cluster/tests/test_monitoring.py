@@ -93,6 +93,9 @@ def test_the_pipeline_series_hold_the_batch_and_the_fleet() -> None:
     assert query("facefleet_worker_memory_pss_bytes")
     answering = query("sum(facefleet_workers_answering)")
     assert int(float(answering[0]["value"][1])) == planned
+    # Each host's figures carry that host, not the exporter's.
+    hosts = {r["metric"]["host"] for r in query("facefleet_workers_answering")}
+    assert hosts == set(hosts_in("workers"))
 
 
 def test_redis_exporter_reads_redis_as_its_own_user() -> None:
@@ -101,9 +104,18 @@ def test_redis_exporter_reads_redis_as_its_own_user() -> None:
 
 def test_the_alert_rules_are_loaded() -> None:
     groups = api(f"{PROMETHEUS}/api/v1/rules")["data"]["groups"]
-    names = {rule["name"] for group in groups for rule in group["rules"]}
-    assert "FacefleetWorkersMissing" in names
-    assert len(names) == 8
+    rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
+    assert "FacefleetWorkersMissing" in rules
+    assert len(rules) == 8
+    # Each evaluates against the real series (label clashes show only here).
+    deadline = time.monotonic() + 60
+    while any(rule["health"] == "unknown" for rule in rules.values()):
+        assert time.monotonic() < deadline, "the rules were never evaluated"
+        time.sleep(5)
+        groups = api(f"{PROMETHEUS}/api/v1/rules")["data"]["groups"]
+        rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
+    broken = {name: rule.get("lastError") for name, rule in rules.items() if rule["health"] != "ok"}
+    assert not broken
 
 
 def test_exporters_are_shut_to_hosts_outside_monitoring() -> None:
