@@ -1,6 +1,6 @@
 # facefleet: the operator's and the developer's entry points.
 #   make controller  the controller's venv only (Ansible and the app): what production needs
-#   make demo   set up everything, bring up the 4-host lab, deploy, run a batch of photos
+#   make demo   set up everything, bring up the 5-host lab, deploy, run a batch of photos
 #   make test   lint, unit tests, the app's test suite, and both Molecule scenarios:
 #               production (SSH, two networks, bare metal) and cluster (its last verifier
 #               stage is the chaos suite)
@@ -31,7 +31,7 @@ help:
 	@echo "make demo          set up, bring up the lab, deploy, enrol, run a batch, print results"
 	@echo "make test          lint + unit tests + app tests + Molecule (production; cluster + chaos)"
 	@echo "make chaos         the chaos suite on the running lab (after make demo)"
-	@echo "make lab-up        start the 4 lab containers      make lab-down   remove them"
+	@echo "make lab-up        start the 5 lab containers      make lab-down   remove them"
 	@echo "make deploy        ansible-playbook playbooks/deploy.yml against the lab"
 	@echo "make bench         app/bench/detection_modes.py: speed, recall, memory (figures)"
 	@echo "make bench-bulk    app/bench/bulk_memory.py: worker memory on large files (figures)"
