@@ -35,9 +35,18 @@ def test_each_host_opens_only_its_own_services() -> None:
     for name in hosts_in("facefleet"):
         settings = role_vars(name)
         expected = {settings["firewall_ssh_port"]}
+        monitored = bool(hosts_in(settings["fleet_monitoring_group"]))
+        if monitored:  # each exporter, to the monitoring hosts only (role monitoring)
+            expected.add(settings["fleet_node_exporter_port"])
         if name in hosts_in("redis"):
             expected.add(settings["fleet_redis_port"])
+            if monitored:
+                expected.add(settings["fleet_redis_exporter_port"])
         if name in hosts_in("flower"):
             expected |= {settings["fleet_https_port"], settings["fleet_http_port"]} - {0}
+            if monitored:
+                expected.add(settings["fleet_metrics_exporter_port"])
+        if name in hosts_in(settings["fleet_monitoring_group"]):
+            expected |= {settings["fleet_prometheus_port"], settings["fleet_alertmanager_port"]}
         _, rules = _input_chain(name)
         assert _open_ports(rules) - {68, 546} == expected, name
