@@ -153,15 +153,11 @@ class Worker:
         self._log_handle.close()
 
 
-@pytest.fixture(scope="module", params=["threads", "prefork"])
-def worker(
-    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Worker]:
-    """A worker of each pool, concurrency 4, answering ping before the test starts."""
+def answering_worker(pool: str, redis_url: str, log: Path) -> Worker:
+    """A worker of ``pool``, concurrency 4, once it answers ping."""
     from facefleet.celery_app import create_app
 
-    log = tmp_path_factory.mktemp("worker") / f"{request.param}.log"
-    proc = Worker(request.param, redis_url, log)
+    proc = Worker(pool, redis_url, log)
     app = create_app(
         load_settings(environ={"FACEFLEET_REDIS_URL": redis_url}, config_path=Path("/nonexistent"))
     )
@@ -170,7 +166,17 @@ def worker(
         assert proc.proc.poll() is None, log.read_text()
         return bool(app.control.ping([proc.node], timeout=0.5))
 
-    _wait_for(answers, 60, f"celery worker ({request.param})")
+    _wait_for(answers, 60, f"celery worker ({pool})")
+    return proc
+
+
+@pytest.fixture(scope="module", params=["threads", "prefork"])
+def worker(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    """A worker of each pool, concurrency 4, answering ping before the test starts."""
+    log = tmp_path_factory.mktemp("worker") / f"{request.param}.log"
+    proc = answering_worker(request.param, redis_url, log)
     yield proc
     alive = proc.proc.poll() is None
     proc.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import WORKER_LIMITS, Worker, _wait_for
+from conftest import WORKER_LIMITS, Worker, answering_worker
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sample_files import BAD_INPUTS, write_bad_inputs
@@ -83,14 +83,7 @@ def test_every_bad_input_has_a_reason_label(
 @pytest.fixture(scope="module")
 def prefork(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("metrics-worker") / "prefork.log"
-    worker = Worker("prefork", redis_url, log, concurrency=4)
-    app = create_app(Settings(redis_url=redis_url))
-
-    def answers() -> bool:
-        assert worker.proc.poll() is None, log.read_text()
-        return bool(app.control.ping([worker.node], timeout=0.5))
-
-    _wait_for(answers, 60, "celery worker (prefork)")
+    worker = answering_worker("prefork", redis_url, log)
     yield worker
     worker.stop()
 
