@@ -77,9 +77,7 @@ def main() -> int:
         f"fleet: {len(status['workers'])} workers, capacity {status['capacity']}, "
         f"queue depth {status['queue_depth']}"
     )
-    port = int(role_default("fleet_https_port"))
-    shown_port = "" if port == 443 else f":{port}"
-    flower = f"https://{fleet.address(fleet.groups['flower'][0])}{shown_port}"
+    flower = fleet.web_base
     print(
         f"\nFlower: {flower}/{role_default('fleet_flower_prefix')}/  user and password: "
         "ansible-vault view inventory/lab/group_vars/all/vault.yml (vault_flower_user, "
