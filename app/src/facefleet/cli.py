@@ -8,11 +8,15 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facefleet.core.gallery import Gallery
 from facefleet.image_files import walk_files
 from facefleet.settings import Settings, SettingsError, load_settings
 from facefleet.worker_set import WORKERS_FILE, HostWorkers
+
+if TYPE_CHECKING:
+    from facefleet.gallery_store import GalleryStore
 
 
 def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
@@ -28,7 +32,7 @@ def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if failed == 0 or not args.strict else 1
 
 
-def _store(settings: Settings):  # noqa: ANN202 (imports Redis only when needed)
+def _store(settings: Settings) -> GalleryStore:
     from facefleet.gallery_store import GalleryStore
     from facefleet.redis_client import connect
 
@@ -54,8 +58,45 @@ def _cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _gallery_backup(args: argparse.Namespace, store: GalleryStore) -> int:
+    from facefleet import gallery_backup
+
+    backup = gallery_backup.take(store)
+    path, pruned = gallery_backup.write(backup, args.folder, args.keep or 1 << 30)
+    print(f"gallery backup {path}: {backup.summary()}")
+    if pruned:
+        print(f"removed {len(pruned)} older backup(s), keeping the newest {args.keep}")
+    return 0
+
+
+def _gallery_restore(args: argparse.Namespace, store: GalleryStore) -> int:
+    from facefleet import gallery_backup
+
+    try:
+        backup = gallery_backup.read(args.file)
+    except gallery_backup.BackupError as exc:
+        print(f"facefleet: nothing restored: {exc}", file=sys.stderr)
+        return 2
+    dropped = gallery_backup.missing_from(backup, store.people())
+    if dropped and not args.replace:
+        print(
+            f"facefleet: nothing restored: {len(dropped)} enrolled people are not in the "
+            f"backup ({', '.join(dropped[:5])}{', ...' if len(dropped) > 5 else ''}); "
+            "--replace drops them",
+            file=sys.stderr,
+        )
+        return 1
+    version = gallery_backup.restore(store, backup)
+    print(f"gallery restored from {args.file}: {backup.summary()}; now version {version}")
+    return 0
+
+
 def _cmd_gallery(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
+    if args.action == "backup":
+        return _gallery_backup(args, store)
+    if args.action == "restore":
+        return _gallery_restore(args, store)
     if args.action == "remove":
         if not store.remove(args.name):
             print(f"facefleet: {args.name} is not enrolled", file=sys.stderr)
@@ -270,12 +311,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enroll.set_defaults(func=_cmd_enroll, needs_redis=True)
 
-    gallery = sub.add_parser("gallery", help="list or remove enrolled people")
+    gallery = sub.add_parser("gallery", help="list, remove, back up or restore enrolled people")
     gallery_sub = gallery.add_subparsers(dest="action", required=True)
     listing = gallery_sub.add_parser("list")
     listing.add_argument("--json", action="store_true")
     remove = gallery_sub.add_parser("remove")
     remove.add_argument("name")
+    backup = gallery_sub.add_parser(
+        "backup", help="write a snapshot of the gallery to FOLDER/gallery-<UTC time>.json"
+    )
+    backup.add_argument("folder", type=Path)
+    backup.add_argument(
+        "--keep", type=int, default=0, help="then delete all but the newest N backups there"
+    )
+    restore = gallery_sub.add_parser(
+        "restore", help="make a backup the whole gallery (queued tasks are not touched)"
+    )
+    restore.add_argument("file", type=Path)
+    restore.add_argument(
+        "--replace",
+        action="store_true",
+        help="also when people enrolled now are not in the backup (they are dropped)",
+    )
     gallery.set_defaults(func=_cmd_gallery, needs_redis=True)
 
     submit = sub.add_parser("submit", help="send images to the workers, collect results")

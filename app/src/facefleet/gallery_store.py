@@ -66,13 +66,43 @@ class GalleryStore:
     def version(self) -> int:
         return int(self._client.get(self._version_key) or 0)
 
-    def load(self) -> tuple[int, Gallery]:
+    def encodings(self) -> tuple[int, dict[str, list[list[float]]]]:
+        """The version and every person's encodings, read in one transaction: a consistent
+        snapshot even while people are enrolled."""
         with self._client.pipeline(transaction=True) as pipe:
             pipe.get(self._version_key)
             pipe.hgetall(self._key)
             version, raw = pipe.execute()
-        people = {k.decode(): json.loads(v) for k, v in raw.items()}
-        return int(version or 0), Gallery.from_people(people)
+        return int(version or 0), {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def load(self) -> tuple[int, Gallery]:
+        version, people = self.encodings()
+        return version, Gallery.from_people(people)
+
+    def replace_all(self, people: dict[str, list[list[float]]], version_at_least: int) -> int:
+        """Make ``people`` the whole gallery, in one transaction, and set the version to
+        at least ``version_at_least`` and above the current one; returns the version.
+
+        Workers reload on any version they have not seen. A caller restoring into a fresh
+        Redis passes a number that no counter of the old Redis reached (see
+        gallery_backup.restore), so that no worker keeps a copy from before."""
+        for name, rows in people.items():
+            if not name.strip() or any(len(row) != 128 for row in rows):
+                raise ValueError(f"{name!r}: encodings must have 128 values")
+        with self._client.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(self._version_key)
+                    version = max(int(pipe.get(self._version_key) or 0) + 1, version_at_least)
+                    pipe.multi()
+                    pipe.delete(self._key)
+                    if people:
+                        pipe.hset(self._key, mapping={n: json.dumps(r) for n, r in people.items()})
+                    pipe.set(self._version_key, version)
+                    pipe.execute()
+                    return version
+                except redis.WatchError:
+                    continue
 
 
 class CachedGallery:
