@@ -8,6 +8,7 @@ default cannot leave a test asserting the old value.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import subprocess
@@ -131,6 +132,67 @@ def controller_settings() -> Any:
 
     inventory = Path(INVENTORY).parent.name
     return load_settings(environ={}, config_path=Path.home() / ".facefleet" / f"{inventory}.toml")
+
+
+def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``ansible-playbook playbooks/<name>`` against this scenario, as an operator runs it."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, f"playbooks/{name}", *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+# The people the batch tests enrol, from their photos in FACES, and the names each test
+# photo must get, left to right (None: nobody enrolled).
+KNOWN = {"obama": ["obama.jpg", "obama2.jpg"], "biden": ["biden.jpg", "biden2.jpg"]}
+EXPECTED = {
+    "two_people.jpg": ["obama", "biden"],
+    "obama_and_biden.jpg": ["biden", "obama", None],
+    "obama1.jpg": ["obama"],
+    "lin_manuel_miranda.png": [None],
+}
+
+
+def enrol_known(settings: Any) -> None:
+    """Enrol KNOWN in the fleet's gallery, as `facefleet enroll --replace` does."""
+    from facefleet.gallery_store import GalleryStore
+    from facefleet.pipeline import encode_single_face
+    from facefleet.redis_client import connect
+
+    store = GalleryStore(connect(settings), settings.gallery_key)
+    for person, photos in KNOWN.items():
+        store.enroll(
+            person,
+            [encode_single_face((FACES / p).read_bytes(), settings, p) for p in photos],
+            replace=True,
+        )
+
+
+def named_batch(settings: Any) -> dict[str, dict[str, Any]]:
+    """Send the EXPECTED photos through the fleet; each photo's result, all checked
+    for the names EXPECTED gives it."""
+    from facefleet.celery_app import create_app
+    from facefleet.submit import submit_files
+
+    out = io.StringIO()
+    summary = submit_files(
+        create_app(settings), settings, [FACES / p for p in EXPECTED], out, task_timeout=300
+    )
+    assert summary.lost == 0
+    by_photo = {
+        r["image"].rsplit("/", 1)[-1]: r for r in map(json.loads, out.getvalue().splitlines())
+    }
+    assert set(by_photo) == set(EXPECTED)
+    for photo, names in EXPECTED.items():
+        assert by_photo[photo]["status"] == "ok", by_photo[photo]
+        faces = sorted(by_photo[photo]["faces"], key=lambda f: f["box"][3])
+        assert [f["name"] for f in faces] == names, photo
+    return by_photo
 
 
 def http_get(
