@@ -24,7 +24,7 @@ export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
 .PHONY: help controller collection-link collection setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
-        molecule molecule-production molecule-cluster chaos test bench bench-pools bench-bulk bench-metrics bench-scale clean
+        molecule molecule-production molecule-cluster prerequisites chaos test bench bench-pools bench-bulk bench-metrics bench-scale clean
 
 help:
 	@echo "make controller    the controller's venv (Ansible, the app): no root, no Docker"
@@ -128,16 +128,13 @@ molecule: molecule-production molecule-cluster
 chaos: venv
 	@$(VENV)/bin/python bench/chaos_lab.py
 
+# Everything make test's phases need, built once before they run side by side.
+prerequisites: venv lab-image collection
+
+# lint, test-unit and test-app run beside molecule-production; molecule-cluster (with the
+# chaos suite) runs alone after them. Ends with each phase's time (lab/make-test.sh).
 test:
-	@start=$$(date +%s); status=0; \
-	for step in lint test-unit test-app molecule-production molecule-cluster; do \
-	  s=$$(date +%s); echo "==> make $$step"; \
-	  if $(MAKE) --no-print-directory $$step; then r=ok; else r=FAILED; status=1; fi; \
-	  times+="$$(printf '  %-18s %5ss  %s' $$step $$(( $$(date +%s) - s )) $$r)"$$'\n'; \
-	  [ $$status -eq 0 ] || break; \
-	done; \
-	printf '\nmake test: phase times\n%s  %-18s %5ss\n' "$$times" total $$(( $$(date +%s) - start )); \
-	exit $$status
+	@bash lab/make-test.sh
 
 # Detection modes against face_recognition's default use: speed, recall, false names,
 # memory (app/bench/detection_modes.py). bench-pools: the pools, prefork against threads.

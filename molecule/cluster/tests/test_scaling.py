@@ -1,16 +1,15 @@
 """Scaling on the 4-host cluster, with real batches running through it:
-scale up keeps running workers, scale down in the middle of a 200-image batch loses
-nothing, an impossible plan changes nothing, status shows everything, and a rolling
-restart loses no task. Runs after the shared verifiers (molecule's additional files)."""
+scale up keeps running workers, an impossible plan changes nothing, status shows
+everything, a new concurrency restarts one host at a time, and a rolling restart loses
+no task. Scaling down in the middle of a batch is the chaos suite's scale-down scenario
+(5 -> 1, every image exactly once). Runs after the shared verifiers."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -23,12 +22,11 @@ sys.path.insert(0, str(SHARED))
 
 from conftest import (  # noqa: E402
     FACES,
-    INVENTORY,
-    REPO,
     controller_settings,
     host,
     host_workers,
     hosts_in,
+    playbook,
     role_vars,
     saved_scale,
     worker_programs,
@@ -46,18 +44,6 @@ def fleet_status() -> dict:
     """`facefleet status --json` on a worker host: what Celery's nodes answer."""
     cli = f"{role_vars(WORKERS[0])['fleet_app_venv']}/bin/facefleet"
     return json.loads(host(WORKERS[0]).check_output(f"{cli} status --json"))
-
-
-def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, f"playbooks/{name}", *extra],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def programs(name: str) -> dict[str, int | None]:
@@ -180,19 +166,6 @@ def test_status_shows_queue_depth_and_every_worker(tmp_path: Path) -> None:
     }
     assert len(report["workers"]) == 5
     assert all(r["rss_mb"] and r["pool"] == "prefork" for r in report["workers"])
-
-
-def test_scale_down_to_one_during_a_200_image_batch_loses_nothing(tmp_path: Path) -> None:
-    batch = Batch(tmp_path / "batch", 200)
-    batch.start()
-    assert batch.started_results.wait(300), "the batch did not start"
-    result = playbook("scale.yml", "-e", "workers=1")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert sum(len(programs(name)) for name in WORKERS) == 1
-    batch.join(900)
-    assert not batch.is_alive()
-    assert len(batch.results()) == 200
-    assert_every_image_once(batch)
 
 
 def _start_times(name: str) -> list[int]:
