@@ -138,6 +138,39 @@ def test_each_image_is_counted_once_across_pool_processes(
     assert total(found, "facefleet_exporter_redis_up") == 1
 
 
+@pytest.mark.slow
+def test_a_task_that_runs_again_is_counted_once(
+    prefork: Worker, redis_url: str, faces: Path
+) -> None:
+    """kombu delivers a task again when its worker died before acknowledging it; if the
+    task had finished, it runs twice under one id. The images are counted once, the
+    second run as redelivered."""
+    from facefleet.image_store import ImageStore
+
+    settings = Settings(redis_url=redis_url, **WORKER_LIMITS)
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{settings.metrics_key_prefix}:*"):
+        client.delete(key)
+    store = ImageStore(client, settings.image_key_prefix)
+    key = store.new_key()
+    store.put(key, (faces / "obama.jpg").read_bytes(), ttl=300)
+    app = create_app(settings)
+    task_id = f"redelivered-{time.time_ns()}"
+    for _ in range(2):
+        result = app.send_task(ANALYZE_STORED_IMAGE, args=("obama.jpg", key), task_id=task_id)
+        assert result.get(timeout=120)["status"] == "ok"
+        result.forget()  # the second get then waits for the second run
+    found = samples(registry_for(client, settings, None))
+    node = {"node": prefork.node, "host": "localhost"}
+    assert total(found, "facefleet_images_total", **node) == 1
+    assert total(found, "facefleet_tasks_redelivered_total", **node) == 1
+    assert (
+        0
+        < client.ttl(f"{settings.metrics_key_prefix}:counted:{task_id}")
+        <= (2 * settings.visibility_timeout)
+    )
+
+
 def test_oldest_waiting_task_age_and_host_figures(redis_url: str) -> None:
     """A queue nobody consumes: its depth, and the age from submit's header; the
     figures a host's memory guard writes, and the gallery's size."""

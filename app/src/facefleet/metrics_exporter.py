@@ -108,6 +108,12 @@ class FleetCollector(Collector):
             "Images that got an error result, by reason",
             labels=["node", "host", "reason"],
         )
+        redelivered = CounterMetricFamily(
+            "facefleet_tasks_redelivered",
+            "Tasks that ran again after they were counted (their first worker died before "
+            "acknowledging them): counted here, not in facefleet_images",
+            labels=["node", "host"],
+        )
         faces = HistogramMetricFamily(
             "facefleet_faces_per_image", "Faces found per image", labels=["node", "host"]
         )
@@ -123,10 +129,11 @@ class FleetCollector(Collector):
             for reason in ERROR_REASONS:
                 if f"errors:{reason}" in fields:
                     errors.add_metric([node, host, reason], float(fields[f"errors:{reason}"]))
+            redelivered.add_metric([node, host], float(fields.get("redelivered", 0)))
             _histogram(faces, [node, host], fields, "faces", FACE_BUCKETS)
             for step in STEPS:
                 _histogram(steps, [node, host, step], fields, f"seconds:{step}", STEP_BUCKETS_S)
-        return [images, errors, faces, steps]
+        return [images, errors, redelivered, faces, steps]
 
     def _queue(self) -> list[Metric]:
         queue = self.settings.queue

@@ -129,11 +129,31 @@ def host_key(prefix: str, host: str) -> str:
     return f"{prefix}:host:{host}"
 
 
-def record(client: redis.Redis, prefix: str, node: str, result: Mapping[str, Any]) -> None:
-    """Add one image's figures to its worker node's counters, atomically."""
+def counted_key(prefix: str, task_id: str) -> str:
+    return f"{prefix}:counted:{task_id}"
+
+
+def record(
+    client: redis.Redis,
+    prefix: str,
+    node: str,
+    result: Mapping[str, Any],
+    window_s: int,
+) -> None:
+    """Add one image's figures to its worker node's counters, atomically.
+
+    Each task is counted once. kombu delivers a task again when its worker died before
+    acknowledging it, and a task that had finished then runs a second time (its image
+    may be gone by then: an error result no submitter waits for). A marker per task id,
+    kept ``window_s`` (twice the visibility timeout: longer than any redelivery takes),
+    turns that second completion into one ``redelivered`` count and nothing else."""
     key = node_key(prefix, node)
+    fields = increments(result)
+    task_id = result.get("task_id")
+    if task_id and not client.set(counted_key(prefix, task_id), 1, nx=True, ex=window_s):
+        fields = {"redelivered": 1}
     pipe = client.pipeline(transaction=True)
-    for field, amount in increments(result).items():
+    for field, amount in fields.items():
         if isinstance(amount, int):
             pipe.hincrby(key, field, amount)
         else:

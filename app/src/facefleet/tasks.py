@@ -141,7 +141,14 @@ def _count(result: ImageResult) -> None:
     if not _settings().metrics:
         return
     try:
-        record(_metrics_client(), _settings().metrics_key_prefix, result["worker"], result)
+        settings = _settings()
+        record(
+            _metrics_client(),
+            settings.metrics_key_prefix,
+            result["worker"],
+            result,
+            window_s=2 * settings.visibility_timeout,
+        )
     except redis.exceptions.RedisError as exc:
         log.warning("could not count %s in the pipeline's metrics: %s", result["image"], exc)
 
