@@ -78,10 +78,13 @@ class FleetCollector(Collector):
     def _hashes(self, kind: str) -> Iterator[tuple[str, dict[str, str]]]:
         pattern = f"{self.prefix}:{kind}:*"
         start = len(pattern) - 1
-        for key in self.client.scan_iter(match=pattern, count=500):
-            name = key.decode()[start:]
-            values = self.client.hgetall(key)
-            yield name, {k.decode(): v.decode() for k, v in values.items()}
+        keys = list(self.client.scan_iter(match=pattern, count=500))
+        with self.client.pipeline(transaction=False) as pipe:  # one round trip for all
+            for key in keys:
+                pipe.hgetall(key)
+            hashes = pipe.execute()
+        for key, values in zip(keys, hashes, strict=True):
+            yield key.decode()[start:], {k.decode(): v.decode() for k, v in values.items()}
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
