@@ -131,8 +131,9 @@ chaos: venv
 # Everything make test's phases need, built once before they run side by side.
 prerequisites: venv lab-image collection
 
-# lint, test-unit and test-app run beside molecule-production; molecule-cluster (with the
-# chaos suite) runs alone after them. Ends with each phase's time (lab/make-test.sh).
+# lint, test-unit, test-app and the cluster scenario up to its idempotence run, beside
+# molecule-production; then the cluster's verifiers (the chaos suite last) alone. Ends
+# with each phase's time (lab/make-test.sh).
 test:
 	@bash lab/make-test.sh
 

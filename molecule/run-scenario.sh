@@ -4,8 +4,21 @@
 # whether the others passed or not.
 # State goes to .cache/molecule/<scenario>, never shared with other projects' runs.
 # The scenario's containers are destroyed at the end, whether it passed or not.
+#
+# A run in two parts (make test's lanes, lab/make-test.sh), with the state kept between:
+#   molecule/run-scenario.sh SCENARIO --until PHASE   the phases up to PHASE; the
+#                                                     containers stay up, unless one failed
+#   molecule/run-scenario.sh SCENARIO --from PHASE    PHASE and the rest, then destroy
 set -uo pipefail
-scenario=${1:?usage: molecule/run-scenario.sh SCENARIO}
+usage="usage: molecule/run-scenario.sh SCENARIO [--until PHASE | --from PHASE]"
+scenario=${1:?$usage}
+part=${2:-}
+part_phase=${3:-}
+case "$part" in
+  "" | --until | --from) ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
+[ -z "$part" ] || [ -n "$part_phase" ] || { echo "$usage" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export MOLECULE_EPHEMERAL_DIRECTORY="$root/.cache/molecule/$scenario"
@@ -44,7 +57,8 @@ run_phase() {
 
 # Containers of this scenario left by a run whose state is gone (another clone, a killed
 # run): remove them by name, so `create` starts clean. Only this scenario's platforms.
-for name in $(python3 -c 'import sys, yaml; print(" ".join(p["name"] for p in yaml.safe_load(open(sys.argv[1]))["platforms"]))' "molecule/$scenario/molecule.yml"); do
+# Not when a run goes on from a phase: its containers are the ones under test.
+[ "$part" = --from ] || for name in $(python3 -c 'import sys, yaml; print(" ".join(p["name"] for p in yaml.safe_load(open(sys.argv[1]))["platforms"]))' "molecule/$scenario/molecule.yml"); do
   if docker container inspect "$name" >/dev/null 2>&1; then
     echo "==> removing leftover container $name"
     docker rm -f "$name" >/dev/null
@@ -52,12 +66,24 @@ for name in $(python3 -c 'import sys, yaml; print(" ".join(p["name"] for p in ya
 done
 
 read -r -a phases <<<"$(python3 -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["scenario"]["test_sequence"]))' "molecule/$scenario/molecule.yml")"
+last=$((${#phases[@]} - 1))  # the final destroy
+first=0
+stop=$last
+if [ -n "$part" ]; then
+  at=-1
+  for i in $(seq 0 $((last - 1))); do [ "${phases[$i]}" = "$part_phase" ] && at=$i; done
+  [ "$at" -ge 0 ] || { echo "run-scenario: $scenario has no phase $part_phase before its last" >&2; exit 2; }
+  if [ "$part" = --until ]; then stop=$((at + 1)); else first=$at; fi
+fi
 total_start=$(date +%s)
-for phase in "${phases[@]:0:${#phases[@]}-1}"; do
+for phase in "${phases[@]:first:stop-first}"; do
   run_phase "$phase"
   [ "$status" -eq 0 ] || break
 done
-run_phase "${phases[-1]}"
+# The final destroy: always, except after the first part of a run that passed.
+if [ "$part" != --until ] || [ "$status" -ne 0 ]; then
+  run_phase "${phases[$last]}"
+fi
 # Figures a verifier left for the reader (the cluster's chaos table).
 for figures in "$log_dir/$scenario"-*.report; do
   if [ -f "$figures" ]; then printf '\n%s:\n' "$figures"; cat "$figures"; fi
