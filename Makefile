@@ -111,8 +111,11 @@ test-app: venv
 collection: controller
 	@ansible-galaxy collection build --force --output-path .cache/dist | tail -n 1
 
+# SCENARIO_PART: one part of the run (make test's lanes), "--until PHASE" or "--from
+# PHASE" (molecule/run-scenario.sh); empty: the whole scenario.
+SCENARIO_PART ?=
 molecule-cluster: venv lab-image collection
-	@bash molecule/run-scenario.sh cluster
+	@bash molecule/run-scenario.sh cluster $(SCENARIO_PART)
 
 # Production as operators run it: the README's production steps over SSH from a non-root
 # controller, and its bare-metal steps on a machine of their own (molecule/production).

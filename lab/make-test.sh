@@ -10,7 +10,9 @@
 # Converging hosts is mostly waiting on apt, pip, SSH and sudo; run beside other work, it
 # costs the machine far less than its length. The prerequisites (venv, Docker, the lab
 # image, the collection) are built first, once, so that the lanes never install the same
-# thing at the same time. `make molecule-cluster` runs the cluster scenario in one go.
+# thing at the same time. Every phase goes through make, for the environment the
+# Makefile exports (the lab image's tag, the venv on PATH). `make molecule-cluster` runs
+# the cluster scenario in one go.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=.cache/make-test
@@ -52,7 +54,7 @@ for name in lint test-unit test-app; do
   make_phase "$name" || { lane1=1; break; }
 done
 if [ $lane1 -eq 0 ]; then
-  phase cluster-up bash molecule/run-scenario.sh cluster --until idempotence || lane1=1
+  phase cluster-up make --no-print-directory molecule-cluster SCENARIO_PART="--until idempotence" || lane1=1
 fi
 
 wait "$production"
@@ -63,7 +65,7 @@ cat "$logs/molecule-production.log"
 status=$((lane1 || lane2))
 if [ $lane1 -eq 0 ]; then
   # The cluster is up: its verifiers, then its destroy (also when lane 2 failed).
-  phase cluster-verify bash molecule/run-scenario.sh cluster --from verify || status=1
+  phase cluster-verify make --no-print-directory molecule-cluster SCENARIO_PART="--from verify" || status=1
 fi
 report
 exit $status
