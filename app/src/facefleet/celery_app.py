@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from celery import Celery
 
-from facefleet.redis_client import tls_options
+from facefleet.redis_client import sentinel_options, tls_options
 from facefleet.settings import RESTORE_SWEEP_SECONDS, Settings, load_settings
+
+
+def redis_urls(settings: Settings) -> str:
+    """The broker's and result store's URL: the settings' Redis, or one ``sentinel://``
+    URL per Sentinel, separated by ``;`` (kombu and Celery then ask them for the primary)."""
+    if not settings.redis_sentinels:
+        return settings.redis_url
+    url = urlsplit(settings.redis_url)
+    userinfo = url.netloc.rpartition("@")[0]
+    auth = f"{userinfo}@" if userinfo else ""
+    return ";".join(
+        f"sentinel://{auth}{f'[{host}]' if ':' in host else host}:{port}{url.path}"
+        for host, port in settings.sentinel_addresses
+    )
+
+
+def sentinel_transport_options(settings: Settings) -> dict[str, object]:
+    """Which primary to ask the Sentinels for, and how to talk to them; none without."""
+    if not settings.redis_sentinels:
+        return {}
+    return {
+        "master_name": settings.redis_master_name,
+        "sentinel_kwargs": sentinel_options(settings, socket_timeout=5, socket_connect_timeout=5),
+    }
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
     config: dict[str, object] = {
-        "broker_url": settings.redis_url,
-        "result_backend": settings.redis_url,
+        "broker_url": redis_urls(settings),
+        "result_backend": redis_urls(settings),
+        "result_backend_transport_options": sentinel_transport_options(settings),
         "task_default_queue": settings.queue,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -38,6 +65,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
             # an image then takes 4/3 of its size in Redis, not 16/9. A worker reads
             # each message's own encoding, so old and new messages mix during an upgrade.
             "body_encoding": "utf-8",
+            **sentinel_transport_options(settings),
         },
         "broker_connection_retry_on_startup": True,
         # Storing a result while Redis restarts (or loads its AOF): retry with backoff up

@@ -1,4 +1,6 @@
-"""What the fleet is doing: workers, their pools, active tasks and the queue depth."""
+"""What the fleet is doing: workers, their pools, active tasks, the queue depth, and, with
+a replicated Redis, which host is the primary, how far behind the replicas are, and how
+many Sentinels agree."""
 
 from __future__ import annotations
 
@@ -6,10 +8,11 @@ import time
 from typing import Any
 
 import redis
+import redis.sentinel
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from facefleet.redis_client import connect
+from facefleet.redis_client import connect, sentinel_options
 from facefleet.settings import Settings
 
 
@@ -26,6 +29,77 @@ def queue_depths(settings: Settings, queues: list[str]) -> dict[str, int]:
         return {queue: int(client.llen(queue)) for queue in queues}
     finally:
         client.close()
+
+
+def redis_topology(settings: Settings) -> dict[str, Any] | None:
+    """The replicated Redis as the Sentinels and the primary see it; None without Sentinel.
+
+    ``primary``: the address most Sentinels name; ``sentinels``: how many answer, how many
+    of those name that primary, and the quorum; ``replicas``: each one the primary
+    reports, with its state, seconds since its last acknowledgement and bytes behind."""
+    if not settings.redis_sentinels:
+        return None
+    named: dict[str, int] = {}
+    answered, quorum = 0, None
+    for host, port in settings.sentinel_addresses:
+        client = redis.Redis(
+            host=host,
+            port=port,
+            **sentinel_options(settings, socket_timeout=2, socket_connect_timeout=2),
+        )
+        try:
+            master = client.sentinel_master(settings.redis_master_name)
+        except redis.exceptions.RedisError:
+            continue
+        finally:
+            client.close()
+        answered += 1
+        quorum = master.get("quorum", quorum)
+        address = f"{master['ip']}:{master['port']}"
+        named[address] = named.get(address, 0) + 1
+    primary = max(named, key=lambda a: named[a]) if named else None
+    replicas = []
+    if primary:
+        client = connect(settings, socket_timeout=5)
+        try:
+            info = client.info("replication")
+        finally:
+            client.close()
+        offset = int(info.get("master_repl_offset", 0))
+        for index in range(int(info.get("connected_slaves", 0))):
+            replica = info.get(f"slave{index}") or {}
+            replicas.append(
+                {
+                    "address": f"{replica.get('ip')}:{replica.get('port')}",
+                    "state": replica.get("state"),
+                    "lag_s": replica.get("lag"),
+                    "behind_bytes": offset - int(replica.get("offset", 0)),
+                }
+            )
+    return {
+        "primary": primary,
+        "replicas": replicas,
+        "sentinels": {
+            "configured": len(settings.sentinel_addresses),
+            "answering": answered,
+            "agreeing": named.get(primary, 0) if primary else 0,
+            "quorum": quorum,
+        },
+    }
+
+
+def format_topology(topology: dict[str, Any]) -> str:
+    sentinels = topology["sentinels"]
+    replicas = ", ".join(
+        f"{r['address']} ({r['state']}, lag {r['lag_s']} s, {r['behind_bytes']} bytes behind)"
+        for r in topology["replicas"]
+    )
+    return (
+        f"redis: primary {topology['primary'] or 'unknown'}; "
+        f"replicas: {replicas or 'none connected'}; "
+        f"sentinels: {sentinels['agreeing']} of {sentinels['configured']} agree "
+        f"({sentinels['answering']} answer, quorum {sentinels['quorum']})"
+    )
 
 
 def fleet_status(
@@ -58,6 +132,7 @@ def fleet_status(
         "workers": workers,
         "capacity": capacity,
         "active": sum(w["active"] for w in workers),
+        "redis": redis_topology(settings),
     }
 
 
@@ -73,6 +148,8 @@ def format_status(status: dict[str, Any]) -> str:
         f"active: {status['active']}  queue '{status['queue']}': "
         f"{status['queue_depth']} waiting"
     )
+    if status.get("redis"):
+        lines.append(format_topology(status["redis"]))
     return "\n".join(lines)
 
 

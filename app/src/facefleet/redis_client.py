@@ -1,12 +1,14 @@
-"""The one way the app opens Redis: the settings' URL, over verified TLS when it is rediss://."""
+"""The one way the app opens Redis: the settings' URL, over verified TLS when it is rediss://,
+or the primary that the settings' Sentinels name (a replicated Redis)."""
 
 from __future__ import annotations
 
 import ssl
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
+import redis.sentinel
 from kombu.exceptions import OperationalError
 
 from facefleet.settings import Settings
@@ -37,13 +39,48 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def credentials(settings: Settings) -> dict[str, Any]:
+    """The user, password and database of the settings' URL, as redis-py's arguments."""
+    url = urlsplit(settings.redis_url)
+    return {
+        "username": unquote(url.username) if url.username else None,
+        "password": unquote(url.password) if url.password else None,
+        "db": int(url.path.lstrip("/") or 0),
+    }
+
+
+def sentinel_options(settings: Settings, **kwargs: Any) -> dict[str, Any]:
+    """How a client talks to the Sentinels themselves: the fleet's password, and TLS as
+    for Redis (the Sentinels listen as Redis does)."""
+    options: dict[str, Any] = {"password": credentials(settings)["password"]}
+    if tls_options(settings):
+        options.update(ssl=True, **tls_options(settings))
+    timeouts = ("socket_timeout", "socket_connect_timeout")
+    options.update({key: value for key, value in kwargs.items() if key in timeouts})
+    return options
+
+
 def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis_url, **tls_options(settings), **kwargs)
+    if not settings.redis_sentinels:
+        return redis.Redis.from_url(settings.redis_url, **tls_options(settings), **kwargs)
+    options = {**credentials(settings), **tls_options(settings), **kwargs}
+    if tls_options(settings):
+        options["ssl"] = True
+    sentinel = redis.sentinel.Sentinel(
+        settings.sentinel_addresses,
+        sentinel_kwargs=sentinel_options(settings, socket_timeout=5, socket_connect_timeout=5),
+        **options,
+    )
+    return sentinel.master_for(settings.redis_master_name)
 
 
 def where(settings: Settings) -> str:
-    """Redis' address from the settings, without the password: ``rediss://host:6379/0``."""
+    """Redis' address from the settings, without the password: ``rediss://host:6379/0``,
+    or ``primary 'facefleet' of the Sentinels at host:26379,...`` with Sentinel."""
     url = urlsplit(settings.redis_url)
+    if settings.redis_sentinels:
+        sentinels = ",".join(f"{host}:{port}" for host, port in settings.sentinel_addresses)
+        return f"primary {settings.redis_master_name!r} of the Sentinels at {sentinels}"
     port = f":{url.port}" if url.port else ""
     return f"{url.scheme}://{url.hostname}{port}{url.path}"
 

@@ -83,6 +83,16 @@ class Settings:
     # With a rediss:// URL (Redis over TLS), the CA certificate that signed Redis'
     # certificate; empty trusts the system's CAs. The certificate is always verified.
     redis_tls_ca_file: str = ""
+    # A replicated Redis (the redis_sentinel role): the Sentinels, as "host:port" separated
+    # by commas. Clients then ask them for the primary of redis_master_name, and follow it
+    # through a failover; redis_url gives only the scheme, password and database (its
+    # host is not used). Empty: the one Redis of redis_url.
+    redis_sentinels: str = ""
+    redis_master_name: str = "facefleet"
+    # With Sentinel, milliseconds a submitter waits (WAIT 1) for a replica to hold each
+    # image before it sends the task naming it; 0: never wait. A replica that does not
+    # answer in time only makes the submitter count the image as unreplicated.
+    submit_wait_replica_ms: int = 1000
     # Queue the tasks go to; its depth is `redis-cli llen <queue>`.
     queue: str = "celery"
     # Soft limit: the task gets an exception it turns into an error result (prefork only).
@@ -172,6 +182,9 @@ class Settings:
             )
         if self.redis_tls_ca_file and not self.redis_url.startswith("rediss://"):
             raise SettingsError("redis_tls_ca_file is set, but redis_url is not rediss:// (TLS)")
+        parse_sentinels(self.redis_sentinels)
+        if self.submit_wait_replica_ms < 0:
+            raise SettingsError("submit_wait_replica_ms must be 0 (never wait) or more")
         if self.redis_outage_seconds < 1:
             raise SettingsError("redis_outage_seconds must be at least 1")
         if self.max_image_bytes < 1 or self.max_image_pixels < 1:
@@ -184,6 +197,11 @@ class Settings:
             )
 
     @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The Sentinels of ``redis_sentinels`` as (host, port); empty without Sentinel."""
+        return parse_sentinels(self.redis_sentinels)
+
+    @property
     def resend_after(self) -> int:
         """Seconds after which a submitter sends a task again when it has no result.
 
@@ -192,6 +210,17 @@ class Settings:
         message is gone: kombu's Redis transport pops it before it records it as
         unacknowledged, so a worker killed in between takes it along."""
         return self.visibility_timeout + RESTORE_SWEEP_SECONDS + self.task_time_limit
+
+
+def parse_sentinels(text: str) -> list[tuple[str, int]]:
+    """``"10.0.0.1:26379, [fd00::2]:26379"`` as ``[("10.0.0.1", 26379), ("fd00::2", 26379)]``."""
+    addresses = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(f"redis_sentinels: {item!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:

@@ -40,6 +40,7 @@ class SubmitSummary:
     resent: int = 0
     refused_writes: int = 0
     room_waits: int = 0  # times it waited for room in Redis
+    unreplicated: int = 0  # images sent before a replica had them (Sentinel only)
     seconds: float = 0.0
     workers: dict[str, int] = field(default_factory=dict)
 
@@ -61,7 +62,11 @@ class SubmitSummary:
         rate = self.done / self.seconds if self.seconds else 0.0
         extra = "".join(
             f", {name} {value}"
-            for name, value in (("sent again", self.resent), ("refused", self.refused_writes))
+            for name, value in (
+                ("sent again", self.resent),
+                ("refused", self.refused_writes),
+                ("sent before a replica had the image", self.unreplicated),
+            )
             if value
         )
         return (
@@ -271,8 +276,13 @@ class _Submission:
         return None
 
     def send(self, item: _Ready, task_id: str | None = None) -> str:
-        """Store the image, then send the task that names it."""
+        """Store the image, then send the task that names it. With a replicated Redis,
+        first wait until a replica has the image: a failover then never leaves a task
+        that names an image the new primary lacks (a lost task is sent again anyway)."""
         self.store.put(item.key, item.data, self.image_ttl)
+        wait_ms = self.settings.submit_wait_replica_ms if self.settings.redis_sentinels else 0
+        if wait_ms and not self.client.wait(1, wait_ms):
+            self.summary.unreplicated += 1
         result = self.app.send_task(
             ANALYZE_STORED_IMAGE,
             args=(str(item.path), item.key),
