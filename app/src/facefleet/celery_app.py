@@ -6,8 +6,12 @@ from urllib.parse import urlsplit
 
 from celery import Celery
 
-from facefleet.redis_client import sentinel_options, tls_options
+from facefleet.redis_client import sentinel_options, timeouts, tls_options
 from facefleet.settings import RESTORE_SWEEP_SECONDS, Settings, load_settings
+
+# Seconds between kombu's and the result store's pings on a connection they hold (kombu's
+# default: 25 s): a worker's waiting BRPOP then notices a vanished primary within seconds.
+HEALTH_CHECK_SECONDS = 5
 
 
 def redis_urls(settings: Settings) -> str:
@@ -30,7 +34,7 @@ def sentinel_transport_options(settings: Settings) -> dict[str, object]:
         return {}
     return {
         "master_name": settings.redis_master_name,
-        "sentinel_kwargs": sentinel_options(settings, socket_timeout=5, socket_connect_timeout=5),
+        "sentinel_kwargs": sentinel_options(settings),
     }
 
 
@@ -39,6 +43,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "broker_url": redis_urls(settings),
         "result_backend": redis_urls(settings),
         "result_backend_transport_options": sentinel_transport_options(settings),
+        "redis_socket_connect_timeout": settings.redis_connect_timeout,
+        "redis_socket_timeout": settings.redis_read_timeout,
+        "redis_socket_keepalive": True,
+        "redis_backend_health_check_interval": HEALTH_CHECK_SECONDS,
         "task_default_queue": settings.queue,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -65,6 +73,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
             # an image then takes 4/3 of its size in Redis, not 16/9. A worker reads
             # each message's own encoding, so old and new messages mix during an upgrade.
             "body_encoding": "utf-8",
+            # A vanished Redis host (or old primary) fails fast instead of hanging on
+            # the kernel's TCP timeouts; kombu polls BRPOP a second at a time.
+            **timeouts(settings),
+            "health_check_interval": HEALTH_CHECK_SECONDS,
             **sentinel_transport_options(settings),
         },
         "broker_connection_retry_on_startup": True,

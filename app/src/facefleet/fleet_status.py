@@ -45,7 +45,7 @@ def redis_topology(settings: Settings) -> dict[str, Any] | None:
         client = redis.Redis(
             host=host,
             port=port,
-            **sentinel_options(settings, socket_timeout=2, socket_connect_timeout=2),
+            **sentinel_options(settings),
         )
         try:
             master = client.sentinel_master(settings.redis_master_name)
@@ -76,7 +76,7 @@ def redis_topology(settings: Settings) -> dict[str, Any] | None:
                     "behind_bytes": offset - int(replica.get("offset", 0)),
                 }
             )
-    return {
+    topology: dict[str, Any] = {
         "primary": primary,
         "replicas": replicas,
         "sentinels": {
@@ -86,6 +86,9 @@ def redis_topology(settings: Settings) -> dict[str, Any] | None:
             "quorum": quorum,
         },
     }
+    # One line for people, here once: `facefleet status` and status.yml's report print it.
+    topology["summary"] = format_topology(topology)
+    return topology
 
 
 def format_topology(topology: dict[str, Any]) -> str:
@@ -149,7 +152,7 @@ def format_status(status: dict[str, Any]) -> str:
         f"{status['queue_depth']} waiting"
     )
     if status.get("redis"):
-        lines.append(format_topology(status["redis"]))
+        lines.append(status["redis"]["summary"])
     return "\n".join(lines)
 
 

@@ -102,6 +102,14 @@ class Settings:
     # Seconds before the broker gives an unacknowledged task to another worker.
     # Must exceed task_time_limit, or long tasks run twice.
     visibility_timeout: int = 600
+    # Seconds a client (every one: workers, submitter, CLI, exporters) waits to connect to
+    # Redis or a Sentinel, and for an answer. A host that vanished (powered off, its
+    # address gone) never answers; without these the kernel waits minutes, and a worker
+    # keeps waiting on an old primary long after Sentinel named a new one. The longest
+    # command the fleet sends waits a second (BRPOP, WAIT). Idle connections are probed
+    # too (TCP keepalive after 5 s, dead after 3 more unanswered probes 2 s apart).
+    redis_connect_timeout: int = 5
+    redis_read_timeout: int = 10
     # Seconds a client (submitter, worker publishing a result) keeps retrying while Redis
     # is unreachable, e.g. during a restart, before it gives up.
     redis_outage_seconds: int = 60
@@ -183,6 +191,8 @@ class Settings:
         if self.redis_tls_ca_file and not self.redis_url.startswith("rediss://"):
             raise SettingsError("redis_tls_ca_file is set, but redis_url is not rediss:// (TLS)")
         parse_sentinels(self.redis_sentinels)
+        if self.redis_connect_timeout < 1 or self.redis_read_timeout < 5:
+            raise SettingsError("redis_connect_timeout must be >= 1 and redis_read_timeout >= 5")
         if self.submit_wait_replica_ms < 0:
             raise SettingsError("submit_wait_replica_ms must be 0 (never wait) or more")
         if self.redis_outage_seconds < 1:

@@ -11,6 +11,7 @@ import functools
 import gc
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,7 @@ from facefleet.heap import pin_malloc_thresholds, release_free_memory
 from facefleet.image_store import ImageStore
 from facefleet.pipeline import analysis_options, engine_for, share_detection_slots
 from facefleet.pipeline_metrics import log_fields, record
-from facefleet.redis_client import connect
+from facefleet.redis_client import OUTAGE_ERRORS, connect
 from facefleet.settings import Settings, SettingsError, load_settings, replace
 
 # The image travels in the message, base64 (kept for submitters of earlier releases).
@@ -118,12 +119,28 @@ def analyze_stored_image(
     when a detection slot is free; always returns a result, ok or error."""
 
     def fetch() -> bytes:
-        data = _image_store().get(key)
+        data = _while_redis_is_away(lambda: _image_store().get(key))
         if data is None:
             raise BadImage("image data no longer in Redis (its submitter gave up on it)")
         return data
 
     return _signed(self, _analyze(image, fetch, detection))
+
+
+def _while_redis_is_away(call: Callable[[], Any]) -> Any:
+    """``call()``, tried again each second while Redis is away (restarting, or failing
+    over to a replica: each try asks the Sentinels for the primary again), for up to the
+    settings' outage. The task waits in place: a Celery retry would have to publish a new
+    message to that same absent Redis, and when that fails Celery rejects the task for
+    good. Past the outage the error goes to the task's autoretry."""
+    deadline = time.monotonic() + _settings().redis_outage_seconds
+    while True:
+        try:
+            return call()
+        except OUTAGE_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def _signed(task: Task, result: ImageResult) -> ImageResult:
