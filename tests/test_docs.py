@@ -34,7 +34,8 @@ def _code_spans(text: str) -> list[str]:
 
 
 def _known_variables() -> set[str]:
-    names: set[str] = set()
+    # A role's own name (redis_sentinel) is no variable, but a word the docs may use.
+    names: set[str] = {role.name for role in (REPO / "roles").iterdir()}
     for role in (REPO / "roles").iterdir():
         names |= set(yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {})
         specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())

@@ -80,3 +80,18 @@ def test_names_come_from_the_one_place() -> None:
         == [f"facefleet-worker-{n}" for n in (1, 2, 3)]
         == [w["program"] for w in worker_programs("w1", 3)]
     )
+
+
+def test_a_replicated_redis_gets_its_line() -> None:
+    summary = (
+        "redis: primary 10.0.0.2:6379; replicas: 10.0.0.1:6379 (online, lag 0 s, 0 bytes behind)"
+    )
+    report = fleet_report(
+        HOSTS, {**CELERY, "redis": {"primary": "10.0.0.2:6379", "summary": summary}}
+    )
+    assert report["redis"]["primary"] == "10.0.0.2:6379"
+    assert fleet_report_lines(report)[6] == summary
+    assert fleet_report(HOSTS, CELERY)["redis"] is None  # one Redis: no line
+    assert not any(
+        line.startswith("redis:") for line in fleet_report_lines(fleet_report(HOSTS, CELERY))
+    )

@@ -36,6 +36,8 @@ def fleet_report(
     return {
         "workers": rows,
         "unmanaged_nodes": sorted(nodes),  # answering, but no host of ours runs them
+        # A replicated Redis: the primary, the replicas' lag, the Sentinels that agree.
+        "redis": celery.get("redis"),
         "queues": dict(
             celery.get("queues") or {celery.get("queue", "celery"): celery.get("queue_depth")}
         ),
@@ -76,6 +78,8 @@ def fleet_report_lines(report: Mapping[str, Any]) -> list[str]:
         f"concurrent capacity: {report['capacity']}, active: {report['active']}, "
         f"queued: {queues}"
     )
+    if report.get("redis"):
+        lines.append(report["redis"]["summary"])
     if report["restart_loops"]:
         lines.append(
             "in a restart loop (over budget after repeated restarts; left running by the "
