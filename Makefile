@@ -24,7 +24,7 @@ export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
 
 .PHONY: help controller collection-link collection setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
-        molecule molecule-production molecule-cluster prerequisites chaos test bench bench-pools bench-bulk bench-metrics bench-scale clean
+        molecule molecule-production molecule-cluster prerequisites chaos test bench bench-pools bench-bulk bench-metrics bench-scale bench-failover clean
 
 help:
 	@echo "make controller    the controller's venv (Ansible, the app): no root, no Docker"
@@ -37,6 +37,7 @@ help:
 	@echo "make bench-bulk    app/bench/bulk_memory.py: worker memory on large files (figures)"
 	@echo "make bench-metrics app/bench/metrics_overhead.py: pipeline metrics on and off (figures)"
 	@echo "make bench-scale   bench/scale_lab.py on the running lab (figures)"
+	@echo "make bench-failover bench/failover_lab.py: write cost and failover time (replicated lab)"
 
 setup: venv docker
 
@@ -159,6 +160,11 @@ bench-metrics: venv
 # On the lab that `make demo` left running: a deploy that changes nothing, scaling 2 -> 5
 # against the seed's docker-compose --scale (which needs docker-compose), and the lab's
 # throughput against the bare library (bench/scale_lab.py).
+# On a fleet whose Redis is replicated (INVENTORY=..., default the lab): what the write
+# settings cost, and the time from stopping the primary's host until tasks flow again.
+bench-failover: venv
+	@$(VENV)/bin/python bench/failover_lab.py $(if $(INVENTORY),--inventory $(INVENTORY))
+
 bench-scale: venv
 	@command -v docker-compose >/dev/null || { echo "setup: installing docker-compose from apt"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }

@@ -171,3 +171,75 @@ class Fleet:
             for pid, ppid, args in (line.split(None, 2) for line in out.splitlines())
             if "celery --app=facefleet.celery_app worker" in args
         }
+
+    def fixed_address(self, host: str) -> str:
+        """The address the host's container was given (the lab's and Molecule's are fixed,
+        as VMs' are): known while the container is stopped too."""
+        return docker(
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{if .IPAMConfig}}"
+            "{{.IPAMConfig.IPv4Address}}{{end}}{{end}}",
+            self.containers[host],
+        )
+
+    def redis_admin(self, host: str) -> Any:
+        """The Redis on ``host``, at its fleet address, as the admin user (every command)."""
+        import redis
+        from facefleet.redis_client import tls_options
+
+        tls = tls_options(self.settings)
+        return redis.Redis(
+            host=self.address(host),
+            port=int(role_default("fleet_redis_port")),
+            username=role_default("fleet_redis_admin_user"),
+            password=self.vault["vault_redis_admin_password"],
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            **({"ssl": True, **tls} if tls else {}),
+        )
+
+    def stop_redis_host(self, host: str, limit: float = 60) -> float:
+        """Stop the host's container as a host shuts down (`docker stop`, in the
+        background: systemd stops its services first), and return the moment (monotonic)
+        its Redis stopped answering, which is when a failover can start."""
+        import threading
+        import time
+
+        import redis
+
+        stopping = threading.Thread(
+            target=docker, args=("stop", "--time", "30", self.containers[host]), daemon=True
+        )
+        admin = self.redis_admin(host)
+        stopping.start()
+        deadline = time.monotonic() + limit
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    admin.ping()
+                except redis.exceptions.RedisError:
+                    break
+                time.sleep(0.1)
+        finally:
+            admin.close()
+        down = time.monotonic()
+        stopping.join(limit)
+        return down
+
+    @property
+    def replicated(self) -> bool:
+        """Redis has replicas and Sentinels (the redis role's replication)."""
+        return bool(self.settings.redis_sentinels)
+
+    def redis_primary(self) -> str:
+        """The host whose Redis the Sentinels name as the primary now."""
+        import redis.sentinel
+        from facefleet.redis_client import sentinel_options
+
+        address, _port = redis.sentinel.Sentinel(
+            self.settings.sentinel_addresses,
+            sentinel_kwargs=sentinel_options(self.settings),
+        ).discover_master(self.settings.redis_master_name)
+        by_address = {self.fixed_address(host): host for host in self.groups["redis"]}
+        return by_address[address]

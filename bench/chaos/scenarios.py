@@ -11,6 +11,10 @@ a disruption does its damage in a thread, then judges every result.
   host-restart   `docker restart` a worker host; it comes back with no Ansible run
   bad-files      a batch mixed with junk files: every junk file gets an error, every
                  photo the right names, no worker restarts and no pool process dies
+  failover       (a replicated Redis only) stop the primary's host mid-batch: Sentinel
+                 promotes a replica, workers and submitter follow it; the old primary
+                 comes back as a replica with no Ansible run, and deploy.yml then
+                 reports changed=0 and leaves the new primary in place
   bulk           two submitters at once import large files (bench/chaos/bulk.py)
 """
 
@@ -263,6 +267,74 @@ def restart_host(s: Scenario) -> Plan:
     return Plan(disrupt, after=s.fleet_answers)
 
 
+def fail_over(s: Scenario) -> Plan:
+    """Stop the primary's host (its container, as a host shuts down) a quarter into the
+    batch. The figure is the time from the stop until results flow again."""
+    state: dict[str, str] = {}
+
+    def disrupt(outcome: Outcome) -> None:
+        s.wait_done(0.25)
+        old = state["old"] = s.fleet.redis_primary()
+        start = s.fleet.stop_redis_host(old)  # the moment its Redis stopped answering
+        deadline = start + 180
+        new = old
+        while new == old and time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                new = s.fleet.redis_primary()
+            except redis.exceptions.RedisError:
+                continue  # no Sentinel names a primary for now
+        if new == old:
+            outcome.problems.append(f"the Sentinels still name {old}, down for 180 s")
+            return
+        state["new"] = new
+        promoted = time.monotonic() - start
+        # Results of tasks that ran on the new primary: the queue moves again.
+        done_at_switch = s.done
+        while s.done < min(done_at_switch + 3, s.images) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        moved = time.monotonic() - start
+        outcome.figures["promoted after s"] = f"{promoted:.1f}"
+        outcome.figures["flowing after s"] = f"{moved:.1f}"
+        outcome.notes.append(
+            f"{old} stopped; from its Redis going silent: {new} promoted after "
+            f"{promoted:.1f} s, results again after {moved:.1f} s"
+        )
+
+    def after(outcome: Outcome) -> None:
+        old, new = state.get("old"), state.get("new")
+        if old:
+            docker("start", s.fleet.containers[old])  # whatever happened: never left down
+        if not old or not new:
+            return
+        deadline = time.monotonic() + 120
+        link = ""
+        while time.monotonic() < deadline:
+            try:
+                info = s.fleet.redis_admin(old).info("replication")
+                link = f"{info['role']}, link {info.get('master_link_status')}"
+                if info["role"] == "slave" and info.get("master_link_status") == "up":
+                    break
+            except redis.exceptions.RedisError as exc:
+                link = repr(exc)
+            time.sleep(1)
+        else:
+            outcome.problems.append(f"{old} did not rejoin as a replica: {link}")
+            return
+        outcome.notes.append(f"{old} rejoined as a replica with no Ansible run")
+        recap = s.fleet.playbook("deploy.yml")
+        changed = sorted(set(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=([1-9]\d*)", recap, re.M)))
+        if changed:
+            outcome.problems.append(f"deploy.yml after the failover changed {changed}")
+        else:
+            outcome.notes.append("deploy.yml after it: changed=0")
+        if s.fleet.redis_primary() != new:
+            outcome.problems.append(f"after deploy.yml the primary is no longer {new}")
+        s.fleet_answers(outcome)
+
+    return Plan(disrupt, after=after)
+
+
 # A pool process that died (the OOM killer, a crash) is logged by Celery as
 # "Process 'ForkPoolWorker-3' pid:123 exited with 'signal 9 (SIGKILL)'"; a child replaced
 # after its task because it had grown (child_recycle_mb) exits cleanly and is not.
@@ -313,4 +385,5 @@ SCENARIOS: dict[str, Callable[..., Plan]] = {
     "scale-down": scale_down,
     "host-restart": restart_host,
     "bad-files": bad_files,
+    "failover": fail_over,
 }

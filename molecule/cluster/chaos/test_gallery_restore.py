@@ -35,15 +35,15 @@ def _people(settings: object) -> dict[str, int]:
     return store.people()
 
 
-def _wipe_redis(name: str) -> None:
-    """Stop Redis, delete everything in its data folder, start it: an empty Redis with
-    the same configuration (its ACL users come from deploy.yml's files)."""
-    data = role_vars(name)["redis_dir"]
-    run_ok(
-        host(name),
-        f"systemctl stop redis-server && find {data} -mindepth 1 -delete && "
-        "systemctl start redis-server",
-    )
+def _wipe_redis(names: list[str]) -> None:
+    """Stop every Redis (the primary and its replicas), delete everything in their data
+    folders, start them: empty Redis servers with the same configuration (their ACL users
+    come from deploy.yml's files)."""
+    for name in names:
+        run_ok(host(name), "systemctl stop redis-server")
+    for name in names:
+        data = role_vars(name)["redis_dir"]
+        run_ok(host(name), f"find {data} -mindepth 1 -delete && systemctl start redis-server")
 
 
 def _eventually(check: object, timeout: float = 60) -> object:
@@ -70,7 +70,7 @@ def test_backup_lose_redis_restore_and_everyone_is_named_again(tmp_path: Path) -
     assert f"gallery backup {saved}:" in backup.stdout  # where the operator finds it
     assert sorted(json.loads(saved.read_text())["people"]) == sorted(enrolled)
 
-    _wipe_redis(hosts_in("redis")[0])
+    _wipe_redis(hosts_in("redis"))
     assert _eventually(lambda: _people(settings)) == {}, "Redis kept its data"
 
     restore = playbook("restore.yml", "-e", f"app_backup_dir={tmp_path}")
