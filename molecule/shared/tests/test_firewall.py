@@ -42,6 +42,9 @@ def test_each_host_opens_only_its_own_services() -> None:
             expected.add(settings["fleet_redis_port"])
             if monitored:
                 expected.add(settings["fleet_redis_exporter_port"])
+        # A replicated Redis (two Redis hosts): the Sentinels' port, to the fleet.
+        if len(hosts_in("redis")) > 1 and name in hosts_in("sentinels"):
+            expected.add(settings["fleet_redis_sentinel_port"])
         if name in hosts_in("flower"):
             expected |= {settings["fleet_https_port"], settings["fleet_http_port"]} - {0}
             if monitored:
