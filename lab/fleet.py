@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ def _run(*argv: str, cwd: Path = REPO) -> str:
             "PATH": f"{BIN}:/usr/bin:/bin",
             "HOME": str(Path.home()),
             "ANSIBLE_FORCE_COLOR": "0",
+            # Molecule's verifiers name the installed collection the scenario was deployed
+            # from: the playbooks then run those roles (and build that app), not the checkout's.
+            **{k: v for k, v in os.environ.items() if k == "ANSIBLE_COLLECTIONS_PATH"},
         },
     )
     if result.returncode:
