@@ -2,8 +2,8 @@
 while workers are killed, Redis restarts, the fleet scales 5 -> 1, a worker host
 restarts, and junk files arrive, on a replicated Redis (its failover scenario is not
 reliable yet and runs by hand: bench/chaos_lab.py --only failover). Every image must
-get exactly one final result, the right one. The table goes to .cache/molecule/logs/cluster-chaos.report (run-scenario.sh prints
-it).
+get exactly one final result, the right one. The table goes to
+.cache/molecule/logs/cluster-chaos.report (run-scenario.sh prints it).
 
 Here IMAGES per scenario, so that `make test` stays within its time; every disruption
 still lands mid-batch (the scenarios time them by the fraction done). `make chaos` runs
