@@ -174,6 +174,10 @@ def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
     return sorted(waiting)
 
 
+DRAIN_ASK_SECONDS = 2.0  # how long one inspect waits for the nodes' replies
+DRAIN_SILENT_SECONDS = 10.0  # a node silent this long while draining is taken as gone
+
+
 def drain_nodes(app: Celery, nodes: list[str], queues: list[str], timeout: float) -> list[str]:
     """Stop ``nodes`` taking tasks from ``queues``, then wait until they hold none.
 
@@ -186,15 +190,26 @@ def drain_nodes(app: Celery, nodes: list[str], queues: list[str], timeout: float
     for queue in queues:
         app.control.cancel_consumer(queue, destination=nodes, reply=True, timeout=2.0)
     deadline = time.monotonic() + timeout
+    last_heard = dict.fromkeys(nodes, time.monotonic())
     busy = set(nodes)
     while busy and time.monotonic() < deadline:
-        inspect = app.control.inspect(sorted(busy), timeout=1.0)
-        held: dict[str, int] = {}
-        for reply in (inspect.active() or {}, inspect.reserved() or {}):
-            for node, tasks in reply.items():
-                held[node] = held.get(node, 0) + len(tasks)
-        # A node that does not answer holds nothing it could finish.
-        busy = {node for node in busy if held.get(node, 0) > 0}
+        inspect = app.control.inspect(sorted(busy), timeout=DRAIN_ASK_SECONDS)
+        # Reserved before active: a task moves from reserved to active, so asking in this
+        # order can never miss one that moved between the two questions.
+        reserved = inspect.reserved() or {}
+        active = inspect.active() or {}
+        now = time.monotonic()
+        answered = set(active) & set(reserved)
+        last_heard.update(dict.fromkeys(answered, now))
+        # A node that answered holds what it listed. One that has been silent for
+        # DRAIN_SILENT_SECONDS is gone and holds nothing it could finish; a shorter
+        # silence is a busy worker on a loaded host (CI saw one miss a 1 s inspect).
+        busy = {
+            node
+            for node in busy
+            if (node in answered and active[node] + reserved[node])
+            or (node not in answered and now - last_heard[node] < DRAIN_SILENT_SECONDS)
+        }
         if busy:
             time.sleep(0.5)
     return sorted(busy)
