@@ -237,12 +237,8 @@ class Fleet:
 
     def redis_primary(self) -> str:
         """The host whose Redis the Sentinels name as the primary now."""
-        import redis.sentinel
-        from facefleet.redis_client import sentinel_options
+        from facefleet.redis_client import primary_address
 
-        address, _port = redis.sentinel.Sentinel(
-            self.settings.sentinel_addresses,
-            sentinel_kwargs=sentinel_options(self.settings),
-        ).discover_master(self.settings.redis_master_name)
+        address, _port = primary_address(self.settings)
         by_address = {self.fixed_address(host): host for host in self.groups["redis"]}
         return by_address[address]

@@ -20,7 +20,7 @@ from conftest import Worker, _free_port, _wait_for, start_redis_server
 
 from facefleet.celery_app import celery_config, create_app
 from facefleet.fleet_status import format_topology, redis_topology
-from facefleet.redis_client import connect, where
+from facefleet.redis_client import connect, primary_address, where
 from facefleet.settings import Settings, SettingsError, load_settings
 from facefleet.submit import submit_files
 
@@ -47,11 +47,7 @@ class Topology:
         )
 
     def primary_port(self) -> int:
-        _host, port = redis.sentinel.Sentinel(
-            [("127.0.0.1", int(item.rpartition(":")[2])) for item in self.sentinels.split(",")],
-            sentinel_kwargs={"password": PASSWORD},
-        ).discover_master(MASTER)
-        return int(port)
+        return primary_address(self.settings())[1]
 
 
 def _start_sentinel(folder: Path, port: int, primary: int) -> subprocess.Popen[bytes]:

@@ -102,6 +102,17 @@ def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
     return sentinel.master_for(settings.redis_master_name)
 
 
+def primary_address(settings: Settings) -> tuple[str, int]:
+    """The primary's address as the first Sentinel that answers names it (redis-py checks
+    that it is a master no Sentinel holds down). Raises MasterNotFoundError while none
+    does. How many Sentinels agree is fleet_status.redis_topology's question."""
+    sentinel = redis.sentinel.Sentinel(
+        settings.sentinel_addresses, sentinel_kwargs=sentinel_options(settings)
+    )
+    host, port = sentinel.discover_master(settings.redis_master_name)
+    return str(host), int(port)
+
+
 def where(settings: Settings) -> str:
     """Redis' address from the settings, without the password: ``rediss://host:6379/0``,
     or ``primary 'facefleet' of the Sentinels at host:26379,...`` with Sentinel."""
