@@ -90,19 +90,6 @@ def write_cost(fleet: Fleet, images: int, runs: int) -> None:
         print(f"  {mode:<24} {median:7.1f} sends/s  {median / base:5.2f}x of no wait")
 
 
-def rejoined(fleet: Fleet, name: str, limit: float = 120) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        try:
-            info = fleet.redis_admin(name).info("replication")
-            if info["role"] == "slave" and info.get("master_link_status") == "up":
-                return time.monotonic() - start
-        except Exception:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} did not rejoin as a replica within {limit:.0f} s")
-
-
 def failover(fleet: Fleet, runs: int) -> None:
     settings = fleet.settings
     app = create_app(settings)
@@ -116,7 +103,7 @@ def failover(fleet: Fleet, runs: int) -> None:
         flowing = time.monotonic() - start
         new = fleet.redis_primary()
         docker("start", fleet.containers[old])
-        back = rejoined(fleet, old)
+        back = fleet.wait_until_replica(old)
         times.append(flowing)
         print(
             f"  run {run}: stopped {old}; {new} promoted; a task's result after "

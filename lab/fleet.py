@@ -230,6 +230,30 @@ class Fleet:
         stopping.join(limit)
         return down
 
+    def wait_until_replica(self, host: str, limit: float = 120) -> float:
+        """Wait until the Redis on ``host`` is a replica whose link to the primary is up,
+        and return the seconds that took; TimeoutError says what it was last."""
+        import time
+
+        import redis
+
+        start = time.monotonic()
+        state = "not asked"
+        while time.monotonic() - start < limit:
+            admin = self.redis_admin(host)
+            try:
+                info = admin.info("replication")
+            except redis.exceptions.RedisError as exc:
+                state = repr(exc)
+            else:
+                state = f"{info['role']}, link {info.get('master_link_status')}"
+                if info["role"] == "slave" and info.get("master_link_status") == "up":
+                    return time.monotonic() - start
+            finally:
+                admin.close()
+            time.sleep(0.5)
+        raise TimeoutError(f"{host} is not a replica after {limit:.0f} s: {state}")
+
     @property
     def replicated(self) -> bool:
         """Redis has replicas and Sentinels (the redis role's replication)."""

@@ -307,19 +307,10 @@ def fail_over(s: Scenario) -> Plan:
             docker("start", s.fleet.containers[old])  # whatever happened: never left down
         if not old or not new:
             return
-        deadline = time.monotonic() + 120
-        link = ""
-        while time.monotonic() < deadline:
-            try:
-                info = s.fleet.redis_admin(old).info("replication")
-                link = f"{info['role']}, link {info.get('master_link_status')}"
-                if info["role"] == "slave" and info.get("master_link_status") == "up":
-                    break
-            except redis.exceptions.RedisError as exc:
-                link = repr(exc)
-            time.sleep(1)
-        else:
-            outcome.problems.append(f"{old} did not rejoin as a replica: {link}")
+        try:
+            s.fleet.wait_until_replica(old)
+        except TimeoutError as exc:
+            outcome.problems.append(f"{old} did not rejoin: {exc}")
             return
         outcome.notes.append(f"{old} rejoined as a replica with no Ansible run")
         recap = s.fleet.playbook("deploy.yml")
