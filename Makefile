@@ -4,7 +4,8 @@
 #   make test   lint, unit tests, the app's test suite, and both Molecule scenarios:
 #               production (SSH, two networks, bare metal) and cluster (its last verifier
 #               stage is the chaos suite)
-#   make chaos  the chaos suite on the lab that `make demo` left running
+#   make chaos  the chaos suite on the lab that `make demo` left running (LAB=lab-replicated:
+#               on the replicated lab, with its failover scenario)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -80,14 +81,21 @@ lab-image: docker
 	@mkdir -p .cache
 	@bash lab/build-image.sh > $(IMAGE_TAG).new && mv $(IMAGE_TAG).new $(IMAGE_TAG)
 
+# The lab that lab-up, lab-down, deploy, chaos and bench-failover act on:
+# inventory/$(LAB). lab (the default) has one Redis; lab-replicated adds a second Redis
+# host and three Sentinels, on a network of its own:
+#   make lab-up deploy chaos LAB=lab-replicated
+LAB ?= lab
+LAB_INVENTORY := inventory/$(LAB)
+
 lab-up: venv lab-image
-	@ansible-playbook -i inventory/lab lab/lab-up.yml
+	@ansible-playbook -i $(LAB_INVENTORY) lab/lab-up.yml
 
 lab-down: venv
-	@ansible-playbook -i inventory/lab lab/lab-down.yml
+	@ansible-playbook -i $(LAB_INVENTORY) lab/lab-down.yml
 
 deploy: lab-up
-	@ansible-playbook -i inventory/lab playbooks/deploy.yml
+	@ansible-playbook -i $(LAB_INVENTORY) playbooks/deploy.yml
 
 demo:
 	@start=$$(date +%s); \
@@ -130,7 +138,7 @@ molecule: molecule-production molecule-cluster
 # cluster scenario's last verifier stage). Ends with one line:
 #   chaos: <n> scenarios, <lost> lost, <dup> duplicates
 chaos: venv
-	@$(VENV)/bin/python bench/chaos_lab.py
+	@$(VENV)/bin/python bench/chaos_lab.py --inventory $(LAB_INVENTORY)
 
 # Everything make test's phases need, built once before they run side by side.
 prerequisites: venv lab-image collection
@@ -157,13 +165,15 @@ bench-bulk: venv
 bench-metrics: venv
 	@$(VENV)/bin/python app/bench/metrics_overhead.py
 
+# On a fleet whose Redis is replicated (LAB=lab-replicated, or INVENTORY=<any such
+# fleet of containers>): what the write settings cost, and the time from stopping the
+# primary's host until tasks flow again (bench/failover_lab.py).
+bench-failover: venv
+	@$(VENV)/bin/python bench/failover_lab.py --inventory $(or $(INVENTORY),$(LAB_INVENTORY))
+
 # On the lab that `make demo` left running: a deploy that changes nothing, scaling 2 -> 5
 # against the seed's docker-compose --scale (which needs docker-compose), and the lab's
 # throughput against the bare library (bench/scale_lab.py).
-# On a fleet whose Redis is replicated (INVENTORY=..., default the lab): what the write
-# settings cost, and the time from stopping the primary's host until tasks flow again.
-bench-failover: venv
-	@$(VENV)/bin/python bench/failover_lab.py $(if $(INVENTORY),--inventory $(INVENTORY))
 
 bench-scale: venv
 	@command -v docker-compose >/dev/null || { echo "setup: installing docker-compose from apt"; \

@@ -31,7 +31,7 @@ from chaos.bulk import run_bulk  # noqa: E402
 from chaos.judging import Outcome  # noqa: E402
 from chaos.scenarios import SCENARIOS, Scenario, bad_files, kill_workers, scale_down  # noqa: E402
 from demo import enrol  # noqa: E402
-from fleet import Fleet  # noqa: E402
+from fleet import LAB, Fleet  # noqa: E402
 
 
 def refused_by_redis(fleet: Fleet) -> list[str]:
@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument(
         "--inventory",
         type=Path,
-        default=REPO / "inventory" / "lab",
+        default=LAB,
         help="the fleet's inventory (its hosts must be containers on this Docker host)",
     )
     args = parser.parse_args()

@@ -37,7 +37,7 @@ from facefleet.redis_client import connect  # noqa: E402
 from facefleet.settings import Settings  # noqa: E402
 from facefleet.submit import submit_files  # noqa: E402
 from facefleet.tasks import ANALYZE_STORED_IMAGE  # noqa: E402
-from fleet import Fleet, docker  # noqa: E402
+from fleet import LAB, Fleet, docker  # noqa: E402
 from photos import photos  # noqa: E402
 
 BENCH_QUEUE = "facefleet-bench-writes"
@@ -117,7 +117,7 @@ def failover(fleet: Fleet, runs: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inventory", type=Path, default=REPO / "inventory" / "lab")
+    parser.add_argument("--inventory", type=Path, default=LAB)
     parser.add_argument("--images", type=int, default=300, help="sends per write-cost run")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
