@@ -40,13 +40,6 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def address_tls_options(settings: Settings) -> dict[str, Any]:
-    """tls_options for a client given a host and port instead of a URL (a Sentinel's,
-    the primary's it names, an admin's): the same, with ``ssl`` turned on."""
-    tls = tls_options(settings)
-    return {"ssl": True, **tls} if tls else {}
-
-
 def credentials(settings: Settings) -> dict[str, Any]:
     """The user, password and database of the settings' URL, as redis-py's arguments."""
     url = urlsplit(settings.redis_url)
@@ -80,12 +73,14 @@ def sentinel_options(settings: Settings) -> dict[str, Any]:
     """How a client talks to the Sentinels themselves: the fleet's password, TLS as for
     Redis (the Sentinels listen as Redis does), and the connect timeout for both (a
     Sentinel only ever answers at once)."""
-    return {
+    options: dict[str, Any] = {
         "password": credentials(settings)["password"],
         "socket_connect_timeout": settings.redis_connect_timeout,
         "socket_timeout": settings.redis_connect_timeout,
-        **address_tls_options(settings),
     }
+    if tls_options(settings):
+        options.update(ssl=True, **tls_options(settings))
+    return options
 
 
 def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
@@ -94,10 +89,13 @@ def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
     kwargs = {**timeouts(settings), **kwargs}
     if not settings.redis_sentinels:
         return redis.Redis.from_url(settings.redis_url, **tls_options(settings), **kwargs)
+    options = {**credentials(settings), **tls_options(settings), **kwargs}
+    if tls_options(settings):
+        options["ssl"] = True
     sentinel = redis.sentinel.Sentinel(
         settings.sentinel_addresses,
         sentinel_kwargs=sentinel_options(settings),
-        **{**credentials(settings), **address_tls_options(settings), **kwargs},
+        **options,
     )
     return sentinel.master_for(settings.redis_master_name)
 
