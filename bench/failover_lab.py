@@ -37,7 +37,7 @@ from facefleet.redis_client import connect  # noqa: E402
 from facefleet.settings import Settings  # noqa: E402
 from facefleet.submit import submit_files  # noqa: E402
 from facefleet.tasks import ANALYZE_STORED_IMAGE  # noqa: E402
-from fleet import LAB, Fleet, docker  # noqa: E402
+from fleet import LAB, Fleet  # noqa: E402
 from photos import photos  # noqa: E402
 
 BENCH_QUEUE = "facefleet-bench-writes"
@@ -102,7 +102,7 @@ def failover(fleet: Fleet, runs: int) -> None:
         summary = submit_files(app, settings, [photo], out, task_timeout=600)
         flowing = time.monotonic() - start
         new = fleet.redis_primary()
-        docker("start", fleet.containers[old])
+        fleet.start_host(old)
         back = fleet.wait_until_replica(old)
         times.append(flowing)
         print(

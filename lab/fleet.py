@@ -21,7 +21,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,8 @@ class Fleet:
     inventory: Path
     containers: dict[str, str]  # inventory host -> container
     groups: dict[str, list[str]]
+    # Hosts being stopped in the background (stop_redis_host): host -> its `docker stop`.
+    stopping: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_inventory(cls, inventory: Path = LAB) -> Fleet:
@@ -204,9 +206,10 @@ class Fleet:
         )
 
     def stop_redis_host(self, host: str, limit: float = 60) -> float:
-        """Stop the host's container as a host shuts down (`docker stop`, in the
-        background: systemd stops its services first), and return the moment (monotonic)
-        its Redis stopped answering, which is when a failover can start."""
+        """Stop the host's container as a host shuts down (`docker stop`, left running in
+        the background: systemd stops its services first, which takes seconds), and
+        return the moment (monotonic) its Redis stopped answering, which is when a
+        failover can start. start_host brings it back."""
         import threading
         import time
 
@@ -217,6 +220,7 @@ class Fleet:
         )
         admin = self.redis_admin(host)
         stopping.start()
+        self.stopping[host] = stopping
         deadline = time.monotonic() + limit
         try:
             while time.monotonic() < deadline:
@@ -227,9 +231,14 @@ class Fleet:
                 time.sleep(0.1)
         finally:
             admin.close()
-        down = time.monotonic()
-        stopping.join(limit)
-        return down
+        return time.monotonic()
+
+    def start_host(self, host: str) -> None:
+        """Start the host's container again, once a stop_redis_host has finished."""
+        stopping = self.stopping.pop(host, None)
+        if stopping is not None:
+            stopping.join()
+        docker("start", self.containers[host])
 
     def wait_until_replica(self, host: str, limit: float = 120) -> float:
         """Wait until the Redis on ``host`` is a replica whose link to the primary is up,

@@ -304,7 +304,7 @@ def fail_over(s: Scenario) -> Plan:
     def after(outcome: Outcome) -> None:
         old, new = state.get("old"), state.get("new")
         if old:
-            docker("start", s.fleet.containers[old])  # whatever happened: never left down
+            s.fleet.start_host(old)  # whatever happened: never left down
         if not old or not new:
             return
         try:
