@@ -192,9 +192,8 @@ class Fleet:
     def redis_admin(self, host: str) -> Any:
         """The Redis on ``host``, at its fleet address, as the admin user (every command)."""
         import redis
-        from facefleet.redis_client import tls_options
+        from facefleet.redis_client import address_tls_options
 
-        tls = tls_options(self.settings)
         return redis.Redis(
             host=self.address(host),
             port=int(role_default("fleet_redis_port")),
@@ -202,7 +201,7 @@ class Fleet:
             password=self.vault["vault_redis_admin_password"],
             socket_timeout=5,
             socket_connect_timeout=5,
-            **({"ssl": True, **tls} if tls else {}),
+            **address_tls_options(self.settings),
         )
 
     def stop_redis_host(self, host: str, limit: float = 60) -> float:

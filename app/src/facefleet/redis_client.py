@@ -42,6 +42,13 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def address_tls_options(settings: Settings) -> dict[str, Any]:
+    """tls_options for a client given a host and port instead of a URL (a Sentinel's,
+    the primary's it names, an admin's): the same, with ``ssl`` turned on."""
+    tls = tls_options(settings)
+    return {"ssl": True, **tls} if tls else {}
+
+
 def credentials(settings: Settings) -> dict[str, Any]:
     """The user, password and database of the settings' URL, as redis-py's arguments."""
     url = urlsplit(settings.redis_url)
@@ -85,15 +92,13 @@ def sentinel_options(settings: Settings) -> dict[str, Any]:
     on the Sentinel of a stopped host before it asked the next, and workers, results and
     events stood still for minutes after a failover that took Sentinel 6 s (the chaos
     suite's failover scenario, watched with py-spy)."""
-    options: dict[str, Any] = {
+    return {
         "password": credentials(settings)["password"],
         "socket_connect_timeout": SENTINEL_TIMEOUT_SECONDS,
         "socket_timeout": SENTINEL_TIMEOUT_SECONDS,
         "retry": Retry(NoBackoff(), 0),
+        **address_tls_options(settings),
     }
-    if tls_options(settings):
-        options.update(ssl=True, **tls_options(settings))
-    return options
 
 
 def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
@@ -102,13 +107,10 @@ def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
     kwargs = {**timeouts(settings), **kwargs}
     if not settings.redis_sentinels:
         return redis.Redis.from_url(settings.redis_url, **tls_options(settings), **kwargs)
-    options = {**credentials(settings), **tls_options(settings), **kwargs}
-    if tls_options(settings):
-        options["ssl"] = True
     sentinel = redis.sentinel.Sentinel(
         settings.sentinel_addresses,
         sentinel_kwargs=sentinel_options(settings),
-        **options,
+        **{**credentials(settings), **address_tls_options(settings), **kwargs},
     )
     return sentinel.master_for(settings.redis_master_name)
 
