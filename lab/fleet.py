@@ -204,11 +204,12 @@ class Fleet:
             **address_tls_options(self.settings),
         )
 
-    def stop_redis_host(self, host: str, limit: float = 60) -> float:
+    def stop_redis_host(self, host: str, limit: float = 60) -> tuple[float, float]:
         """Stop the host's container as a host shuts down (`docker stop`, left running in
-        the background: systemd stops its services first, which takes seconds), and
-        return the moment (monotonic) its Redis stopped answering, which is when a
-        failover can start. start_host brings it back."""
+        the background: systemd stops its services first, which takes seconds). Returns
+        two moments (monotonic): the stop, and when its Redis stopped answering (a
+        Redis that is shutting down first waits for its replica to catch up).
+        start_host brings it back."""
         import threading
         import time
 
@@ -218,6 +219,7 @@ class Fleet:
             target=docker, args=("stop", "--time", "30", self.containers[host]), daemon=True
         )
         admin = self.redis_admin(host)
+        stopped = time.monotonic()
         stopping.start()
         self.stopping[host] = stopping
         deadline = time.monotonic() + limit
@@ -230,7 +232,7 @@ class Fleet:
                 time.sleep(0.1)
         finally:
             admin.close()
-        return time.monotonic()
+        return stopped, time.monotonic()
 
     def start_host(self, host: str) -> None:
         """Start the host's container again, once a stop_redis_host has finished."""

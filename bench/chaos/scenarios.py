@@ -275,7 +275,7 @@ def fail_over(s: Scenario) -> Plan:
     def disrupt(outcome: Outcome) -> None:
         s.wait_done(0.25)
         old = state["old"] = s.fleet.redis_primary()
-        start = s.fleet.stop_redis_host(old)  # the moment its Redis stopped answering
+        start, silent = s.fleet.stop_redis_host(old)
         deadline = start + 180
         new = old
         while new == old and time.monotonic() < deadline:
@@ -297,8 +297,8 @@ def fail_over(s: Scenario) -> Plan:
         outcome.figures["promoted after s"] = f"{promoted:.1f}"
         outcome.figures["flowing after s"] = f"{moved:.1f}"
         outcome.notes.append(
-            f"{old} stopped; from its Redis going silent: {new} promoted after "
-            f"{promoted:.1f} s, results again after {moved:.1f} s"
+            f"{old} stopped; its Redis silent after {silent - start:.1f} s, {new} promoted "
+            f"after {promoted:.1f} s, results again after {moved:.1f} s"
         )
 
     def after(outcome: Outcome) -> None:
