@@ -19,7 +19,7 @@ import redis
 from conftest import Worker, _free_port, _wait_for, start_redis_server
 
 from facefleet.celery_app import celery_config, create_app
-from facefleet.fleet_status import format_topology, redis_topology
+from facefleet.fleet_status import fleet_status, format_topology, redis_topology
 from facefleet.redis_client import connect, primary_address, where
 from facefleet.settings import Settings, SettingsError, load_settings
 from facefleet.submit import submit_files
@@ -134,6 +134,10 @@ def test_celery_asks_the_sentinels_for_the_primary() -> None:
     assert options["master_name"] == "facefleet"
     assert options["sentinel_kwargs"]["password"] == "p@ss"
     assert options["sentinel_kwargs"]["ssl"] is True  # the Sentinels speak TLS as Redis does
+    # One try per Sentinel; and the options stay JSON, as each worker's stats reply
+    # carries them (a redis-py Retry object silenced `inspect stats`).
+    assert options["sentinel_kwargs"]["retry"] is None
+    json.dumps(options)
     assert config["result_backend_transport_options"] == {
         "master_name": "facefleet",
         "sentinel_kwargs": options["sentinel_kwargs"],
@@ -185,6 +189,9 @@ def test_a_batch_survives_the_primary_stopping(
             60,
             "celery worker through Sentinel",
         )
+        # The worker's stats (status.yml's pool and concurrency) come back through Sentinel.
+        mine = [w for w in fleet_status(app, settings)["workers"] if w["node"] == worker.node]
+        assert [(w["pool"], w["concurrency"]) for w in mine] == [("threads", 2)]
         batch = threading.Thread(
             target=lambda: summaries.append(
                 submit_files(app, settings, files, out, window=8, task_timeout=300)

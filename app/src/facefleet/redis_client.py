@@ -11,8 +11,6 @@ from urllib.parse import unquote, urlsplit
 import redis
 import redis.sentinel
 from kombu.exceptions import OperationalError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from facefleet.settings import Settings
 
@@ -96,7 +94,10 @@ def sentinel_options(settings: Settings) -> dict[str, Any]:
         "password": credentials(settings)["password"],
         "socket_connect_timeout": SENTINEL_TIMEOUT_SECONDS,
         "socket_timeout": SENTINEL_TIMEOUT_SECONDS,
-        "retry": Retry(NoBackoff(), 0),
+        # No retry object: None means no retries to redis-py, and these options travel
+        # as JSON in each worker's stats reply (a Retry object there made every worker
+        # silent to `inspect stats`, so status.yml showed no pool or concurrency).
+        "retry": None,
         **address_tls_options(settings),
     }
 
