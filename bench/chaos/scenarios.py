@@ -316,7 +316,9 @@ def fail_over(s: Scenario) -> Plan:
         recap = s.fleet.playbook("deploy.yml")
         changed = sorted(set(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=([1-9]\d*)", recap, re.M)))
         if changed:
-            outcome.problems.append(f"deploy.yml after the failover changed {changed}")
+            outcome.problems.append(
+                f"deploy.yml after the failover changed {changed}: {_changed_tasks(recap)}"
+            )
         else:
             outcome.notes.append("deploy.yml after it: changed=0")
         if s.fleet.redis_primary() != new:
@@ -324,6 +326,17 @@ def fail_over(s: Scenario) -> Plan:
         s.fleet_answers(outcome)
 
     return Plan(disrupt, after=after)
+
+
+def _changed_tasks(output: str) -> list[str]:
+    """The tasks an ansible-playbook output reports as changed, as "host: task"."""
+    task, found = "", []
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") :].split("]")[0]
+        elif line.startswith("changed: ["):
+            found.append(f"{line[len('changed: [') :].split(']')[0]}: {task}")
+    return found
 
 
 # A pool process that died (the OOM killer, a crash) is logged by Celery as
