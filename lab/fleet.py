@@ -55,6 +55,10 @@ def _run(*argv: str, cwd: Path = REPO) -> str:
             "PATH": f"{BIN}:/usr/bin:/bin",
             "HOME": str(Path.home()),
             "ANSIBLE_FORCE_COLOR": "0",
+            # The controller's wheelhouse cache, as make sets it (the checkout's .cache):
+            # without it a deploy from here built the app again in ~/.cache/facefleet,
+            # and reported that build as a change (the failover scenario's deploy.yml).
+            "FACEFLEET_CACHE_DIR": os.environ.get("FACEFLEET_CACHE_DIR", str(REPO / ".cache")),
             # Molecule's verifiers name the installed collection the scenario was deployed
             # from: the playbooks then run those roles (and build that app), not the checkout's.
             **{k: v for k, v in os.environ.items() if k == "ANSIBLE_COLLECTIONS_PATH"},
