@@ -197,8 +197,6 @@ class Fleet:
         """The Redis on ``host``, at its fleet address, as the admin user (every command)."""
         import redis
         from facefleet.redis_client import address_tls_options
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         # One try: redis-py 8 tries a connection 11 times by default, so a stopped host
         # (5 s to connect each time) looked alive for a minute.
@@ -209,7 +207,7 @@ class Fleet:
             password=self.vault["vault_redis_admin_password"],
             socket_timeout=5,
             socket_connect_timeout=5,
-            retry=Retry(NoBackoff(), 0),
+            retry=None,  # no retries, as redis_client.sentinel_options says it
             **address_tls_options(self.settings),
         )
 
