@@ -1,7 +1,7 @@
 """The chaos suite (bench/chaos_lab.py) as the cluster's last verifier stage: real photos
 while workers are killed, Redis restarts, the fleet scales 5 -> 1, a worker host
-restarts, and junk files arrive, on a replicated Redis (its failover scenario runs in
-`make chaos LAB=lab-replicated`, see below). Every image must get exactly one final
+restarts, junk files arrive, and the Redis primary's host is stopped (the cluster's
+Redis is replicated, with three Sentinels). Every image must get exactly one final
 result, the right one. The table goes to .cache/molecule/logs/cluster-chaos.report (run-scenario.sh
 prints it).
 
@@ -40,13 +40,6 @@ def test_chaos_loses_nothing_and_duplicates_nothing() -> None:
             # The bulk import (two submitters of large files) runs in `make chaos` only.
             "--skip",
             "bulk",
-            # The failover scenario loses nothing here (CI of f028e7e: 120 of 120, results
-            # again 12.8 s after the stop), but its deploy.yml afterwards rebuilt the app's
-            # wheelhouse in ~/.cache/facefleet (lab/fleet.py dropped FACEFLEET_CACHE_DIR),
-            # a change on worker1. Fixed since, and passed on the replicated lab; it comes
-            # back here once a CI run has shown it.
-            "--skip",
-            "failover",
         ],
         cwd=REPO,
         env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
@@ -58,4 +51,4 @@ def test_chaos_loses_nothing_and_duplicates_nothing() -> None:
     REPORT.write_text(run.stdout + run.stderr[-4000:])
     lines = run.stdout.strip().splitlines()
     assert run.returncode == 0, run.stdout + run.stderr[-4000:]
-    assert lines[-1] == "chaos: 5 scenarios, 0 lost, 0 duplicates", run.stdout
+    assert lines[-1] == "chaos: 6 scenarios, 0 lost, 0 duplicates", run.stdout
