@@ -20,7 +20,7 @@ from conftest import Worker, _free_port, _wait_for, start_redis_server
 
 from facefleet.celery_app import celery_config, create_app
 from facefleet.fleet_status import fleet_status, format_topology, redis_topology
-from facefleet.redis_client import connect, primary_address, where
+from facefleet.redis_client import connect, credentials, primary_address, where
 from facefleet.settings import Settings, SettingsError, load_settings
 from facefleet.submit import submit_files
 
@@ -192,6 +192,11 @@ def test_a_batch_survives_the_primary_stopping(
         # The worker's stats (status.yml's pool and concurrency) come back through Sentinel.
         mine = [w for w in fleet_status(app, settings)["workers"] if w["node"] == worker.node]
         assert [(w["pool"], w["concurrency"]) for w in mine] == [("threads", 2)]
+        # ... without the password the Sentinel options carry (Flower shows these stats).
+        stats = app.control.inspect([worker.node], timeout=5).stats() or {}
+        sentinel_kwargs = stats[worker.node]["broker"]["transport_options"]["sentinel_kwargs"]
+        assert sentinel_kwargs["password"] == "********"
+        assert credentials(settings)["password"] not in json.dumps(stats)
         batch = threading.Thread(
             target=lambda: summaries.append(
                 submit_files(app, settings, files, out, window=8, task_timeout=300)

@@ -114,7 +114,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
 
 
 def create_app(settings: Settings | None = None) -> Celery:
-    app = Celery("facefleet", include=["facefleet.tasks"])
+    app = Celery("facefleet", include=["facefleet.tasks", "facefleet.worker_stats"])
     app.conf.update(celery_config(settings or load_settings()))
     return app
 
