@@ -4,6 +4,7 @@ many Sentinels agree."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -156,16 +157,26 @@ def format_status(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# How long each ping of wait_for_nodes listens for replies. A node that comes up during
+# a ping does not hear it, so it is found at the next one: short pings find a starting
+# worker sooner. Every third one listens longer, so that a node that answers slowly (a
+# busy host) is still heard.
+PING_WINDOWS_SECONDS = (0.4, 0.4, 1.5)
+
+
 def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
     """Ping ``nodes`` until all answer or ``timeout`` passes; returns those still silent."""
     deadline = time.monotonic() + timeout
     waiting = set(nodes)
+    windows = itertools.cycle(PING_WINDOWS_SECONDS)
     while waiting and time.monotonic() < deadline:
         try:
             # A connection of its own each time: a pooled one may have died with a Redis
             # restart, and the point of waiting is often to see the fleet come back.
             with app.connection_for_write() as connection:
-                replies = app.control.ping(sorted(waiting), timeout=1.0, connection=connection)
+                replies = app.control.ping(
+                    sorted(waiting), timeout=next(windows), connection=connection
+                )
         except (redis.exceptions.ConnectionError, OperationalError):
             time.sleep(0.5)
             continue

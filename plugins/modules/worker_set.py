@@ -1,0 +1,186 @@
+#!/usr/bin/python
+# Copyright: facefleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Declare a host's Celery workers and apply the change, in one run on the host."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: worker_set
+short_description: Declare a host's Celery workers to supervisor and apply the change
+description:
+  - Writes the host's two worker files, each only when its content, owner, group or mode
+    differs. They are the supervisor programs (one include file, one program per worker)
+    and the declaration C(workers.fact), which C(facefleet workers) and the memory guard
+    read.
+  - When either file changed, runs C(facefleet workers --file <workers_file> apply) on the
+    host. New workers start; surplus and changed ones are drained, then stopped warmly;
+    workers whose program did not change keep running. It returns once every worker of
+    the host answers ping, and fails if one stays silent.
+  - Writing and applying in one run on the host, rather than two file tasks and a
+    handler, is what lets a scale start its new workers a few seconds sooner.
+  - The celery_worker role renders both contents; this module only compares, writes and
+    applies.
+version_added: 1.0.0
+author: facefleet contributors
+options:
+  programs_file:
+    description: Path of the supervisor include file that holds the worker programs.
+    type: path
+    required: true
+  programs:
+    description: Content of O(programs_file) (the role's C(workers.conf.j2), rendered).
+    type: str
+    required: true
+  workers_file:
+    description: Path of the declaration (C(workers.fact)).
+    type: path
+    required: true
+  workers:
+    description: Content of O(workers_file), the declaration as JSON text.
+    type: str
+    required: true
+  workers_group:
+    description:
+      - Group of O(workers_file), the app's group, so that the host's tools can read it.
+      - The file is C(root)-owned, mode C(0640); the programs file is C(root:root 0644).
+    type: str
+    default: root
+  facefleet:
+    description: The app's C(facefleet) command (in its venv), which applies the change.
+    type: path
+    required: true
+attributes:
+  check_mode:
+    support: full
+    details: Reports which files would change, with their diff; writes and applies nothing.
+  diff_mode:
+    support: full
+notes:
+  - If the apply fails (a worker stays silent), the files stay written and the task fails;
+    run C(facefleet workers apply) on the host, or the playbook again after the fix.
+"""
+
+EXAMPLES = r"""
+- name: Declare this host's workers and apply the change
+  facefleet.fleet.worker_set:
+    programs_file: /etc/supervisor/conf.d/facefleet-workers.conf
+    programs: "{{ lookup('ansible.builtin.template', 'workers.conf.j2') }}"
+    workers_file: /etc/facefleet/workers.fact
+    workers: "{{ declaration | to_nice_json }}\n"
+    workers_group: facefleet
+    facefleet: /opt/facefleet/venv/bin/facefleet
+"""
+
+RETURN = r"""
+written:
+  description: The files whose content or attributes changed (or would, in check mode).
+  returned: always
+  type: list
+  elements: str
+applied:
+  description: What C(facefleet workers apply) did, its last line (empty when not run).
+  returned: always
+  type: str
+  sample: "apply: started facefleet-worker-3; all 3 answer ping"
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+
+# (owner, group, mode) of each file, the same on every host.
+PROGRAMS_ATTRIBUTES = ("root", "root", "0644")
+WORKERS_OWNER = "root"
+WORKERS_MODE = "0640"
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _declare(
+    module: AnsibleModule, path: str, content: str, owner: str, group: str, mode: str
+) -> list[dict]:
+    """Write ``content`` to ``path`` (atomically) and set its owner, group and mode, each
+    only if it differs; returns the diffs (none when the file is as declared)."""
+    wanted = to_bytes(content)
+    current = _read(path)
+    diffs = []
+    if current != wanted:
+        diffs.append(
+            {
+                "before_header": path,
+                "after_header": path,
+                "before": to_text(current) if current is not None else "",
+                "after": content,
+            }
+        )
+        if not module.check_mode:
+            descriptor, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".facefleet-")
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(wanted)
+            module.atomic_move(staged, path)
+    if current is None and module.check_mode:
+        return diffs  # a new file: its attributes are set when it is written
+    file_args = {
+        "path": path,
+        "owner": owner,
+        "group": group,
+        "mode": mode,
+        "attributes": None,
+        "secontext": [None, None, None],
+    }
+    attributes: dict = {"before_header": f"{path} (owner, group, mode)", "after_header": path}
+    if module.set_fs_attributes_if_different(file_args, False, diff=attributes) and not diffs:
+        diffs.append(attributes)
+    return diffs
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "programs_file": {"type": "path", "required": True},
+            "programs": {"type": "str", "required": True},
+            "workers_file": {"type": "path", "required": True},
+            "workers": {"type": "str", "required": True},
+            "workers_group": {"type": "str", "default": "root"},
+            "facefleet": {"type": "path", "required": True},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    written, diffs = [], []
+    for path, content, (owner, group, mode) in (
+        (params["programs_file"], params["programs"], PROGRAMS_ATTRIBUTES),
+        (
+            params["workers_file"],
+            params["workers"],
+            (WORKERS_OWNER, params["workers_group"], WORKERS_MODE),
+        ),
+    ):
+        changes = _declare(module, path, content, owner, group, mode)
+        if changes:
+            written.append(path)
+            diffs += changes
+    result = {"changed": bool(written), "written": written, "applied": "", "diff": diffs}
+    if written and not module.check_mode:
+        command = [params["facefleet"], "workers", "--file", params["workers_file"], "apply"]
+        rc, out, err = module.run_command(command)
+        result.update(stdout=out, stderr=err, rc=rc)
+        result["applied"] = (out.strip().splitlines() or [""])[-1]
+        if rc != 0:
+            module.fail_json(
+                msg=f"facefleet workers apply failed (rc {rc}): {(err or out).strip()}", **result
+            )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The worker_set module, run by Ansible on this machine as it runs on a host: it writes
+the two worker files only when they differ, applies only then, writes nothing in check
+mode, and fails when the apply fails.
+
+`facefleet workers apply` itself is tested under a real supervisord with real workers in
+app/tests (test_worker_set.py); here a small script stands in for it and records each
+call, so that what the module decides is what is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import COLLECTIONS
+
+ANSIBLE = Path(sys.executable).parent / "ansible"
+PROGRAMS = "[program:facefleet-worker-1]\ncommand=celery worker --hostname=celery1@host\n"
+DECLARATION = json.dumps({"workers": [{"program": "facefleet-worker-1"}]}, indent=4) + "\n"
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> dict[str, Path]:
+    """Two files' places and a stand-in for `facefleet` that logs its arguments and exits
+    with the code in ``exit_code`` (0 unless a test writes another)."""
+    (tmp_path / "exit_code").write_text("0")
+    command = tmp_path / "facefleet"
+    command.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {tmp_path}/calls\n'
+        'echo "apply: started: facefleet-worker-1"\n'
+        f"exit $(cat {tmp_path}/exit_code)\n"
+    )
+    command.chmod(0o755)
+    return {
+        "programs": tmp_path / "workers.conf",
+        "workers": tmp_path / "workers.fact",
+        "facefleet": command,
+        "calls": tmp_path / "calls",
+        "exit_code": tmp_path / "exit_code",
+    }
+
+
+def run(host: dict[str, Path], *options: str, programs: str = PROGRAMS) -> dict:
+    """The module's result for localhost, as Ansible's json callback reports it."""
+    args = {
+        "programs_file": str(host["programs"]),
+        "programs": programs,
+        "workers_file": str(host["workers"]),
+        "workers": DECLARATION,
+        "workers_group": "root",
+        "facefleet": str(host["facefleet"]),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOCALHOST_WARNING="0",
+    )
+    module = ["-m", "facefleet.fleet.worker_set", "-a", json.dumps(args)]
+    done = subprocess.run(
+        [str(ANSIBLE), "localhost", "-c", "local", *module, *options],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def calls(host: dict[str, Path]) -> list[str]:
+    return host["calls"].read_text().splitlines() if host["calls"].exists() else []
+
+
+def test_first_run_writes_both_files_and_applies(host: dict[str, Path]) -> None:
+    result = run(host)
+    assert result["changed"] is True
+    assert result["written"] == [str(host["programs"]), str(host["workers"])]
+    assert host["programs"].read_text() == PROGRAMS
+    assert host["workers"].read_text() == DECLARATION
+    assert oct(host["programs"].stat().st_mode & 0o777) == "0o644"
+    assert oct(host["workers"].stat().st_mode & 0o777) == "0o640"
+    assert calls(host) == [f"workers --file {host['workers']} apply"]
+    assert result["applied"] == "apply: started: facefleet-worker-1"
+
+
+def test_a_second_run_changes_nothing_and_does_not_apply(host: dict[str, Path]) -> None:
+    run(host)
+    result = run(host)
+    assert result["changed"] is False
+    assert result["written"] == []
+    assert len(calls(host)) == 1
+
+
+def test_a_changed_mode_alone_is_repaired_and_applied(host: dict[str, Path]) -> None:
+    run(host)
+    host["workers"].chmod(0o644)  # readable by all: the declaration is the app group's
+    result = run(host)
+    assert result["written"] == [str(host["workers"])]
+    assert oct(host["workers"].stat().st_mode & 0o777) == "0o640"
+    assert len(calls(host)) == 2
+
+
+def test_check_mode_shows_the_diff_and_writes_nothing(host: dict[str, Path]) -> None:
+    run(host)
+    wanted = PROGRAMS.replace("celery1@host", "celery9@host")
+    result = run(host, "--check", "--diff", programs=wanted)
+    assert result["changed"] is True
+    assert result["written"] == [str(host["programs"])]
+    [diff] = result["diff"]
+    assert diff["before"] == PROGRAMS
+    assert diff["after"] == wanted
+    assert host["programs"].read_text() == PROGRAMS
+    assert len(calls(host)) == 1
+
+
+def test_check_mode_on_a_fresh_host_writes_nothing(host: dict[str, Path]) -> None:
+    result = run(host, "--check")
+    assert result["changed"] is True
+    assert not host["programs"].exists()
+    assert not host["workers"].exists()
+    assert calls(host) == []
+
+
+def test_a_failed_apply_fails_the_task_with_its_message(host: dict[str, Path]) -> None:
+    host["exit_code"].write_text("1")
+    result = run(host)
+    assert result.get("failed") is True
+    assert "facefleet workers apply failed (rc 1)" in result["msg"]
+
+
+def test_check_mode_reports_a_changed_mode_and_leaves_it(host: dict[str, Path]) -> None:
+    run(host)
+    host["workers"].chmod(0o644)
+    result = run(host, "--check")
+    assert result["written"] == [str(host["workers"])]
+    assert oct(host["workers"].stat().st_mode & 0o777) == "0o644"
+    assert len(calls(host)) == 1
