@@ -32,6 +32,7 @@ def host(tmp_path: Path) -> dict[str, Path]:
     command.write_text(
         "#!/bin/sh\n"
         f'echo "$*" >> {tmp_path}/calls\n'
+        f"cp {tmp_path}/workers.fact {tmp_path}/applied.fact\n"
         'echo "apply: started: facefleet-worker-1"\n'
         f"exit $(cat {tmp_path}/exit_code)\n"
     )
@@ -41,17 +42,20 @@ def host(tmp_path: Path) -> dict[str, Path]:
         "workers": tmp_path / "workers.fact",
         "facefleet": command,
         "calls": tmp_path / "calls",
+        "applied": tmp_path / "applied.fact",
         "exit_code": tmp_path / "exit_code",
     }
 
 
-def run(host: dict[str, Path], *options: str, programs: str = PROGRAMS) -> dict:
+def run(
+    host: dict[str, Path], *options: str, programs: str = PROGRAMS, workers: str = DECLARATION
+) -> dict:
     """The module's result for localhost, as Ansible's json callback reports it."""
     args = {
         "programs_file": str(host["programs"]),
         "programs": programs,
         "workers_file": str(host["workers"]),
-        "workers": DECLARATION,
+        "workers": workers,
         "workers_group": "root",
         "facefleet": str(host["facefleet"]),
     }
@@ -142,3 +146,36 @@ def test_check_mode_reports_a_changed_mode_and_leaves_it(host: dict[str, Path]) 
     assert result["written"] == [str(host["workers"])]
     assert oct(host["workers"].stat().st_mode & 0o777) == "0o644"
     assert len(calls(host)) == 1
+
+
+def declaration(*wanted: bool) -> str:
+    """Worker N+1 of the host, wanted or (on its way out) not, as the role writes it."""
+    workers = [
+        {"node": f"celery{n}@host", "program": f"facefleet-worker-{n}", "wanted": w}
+        for n, w in enumerate(wanted, start=1)
+    ]
+    document = {"drain_timeout": 300, "workers": workers}
+    return json.dumps(document, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
+def test_a_scale_down_drains_by_name_then_forgets_the_workers_it_stopped(
+    host: dict[str, Path],
+) -> None:
+    run(host, workers=declaration(True, True, True))
+    result = run(host, workers=declaration(True, False, False))
+    # The apply saw the two on their way out (it drains them by node name) ...
+    applied = json.loads(host["applied"].read_text())
+    assert [w["wanted"] for w in applied["workers"]] == [True, False, False]
+    # ... and the file keeps only the worker that stays, as the next run declares it.
+    assert host["workers"].read_text() == declaration(True)
+    assert result["diff"][0]["after"] == declaration(True)
+    again = run(host, workers=declaration(True))
+    assert again["changed"] is False
+    assert len(calls(host)) == 2
+
+
+def test_a_failed_scale_down_keeps_the_workers_on_their_way_out(host: dict[str, Path]) -> None:
+    run(host, workers=declaration(True, True))
+    host["exit_code"].write_text("1")
+    run(host, workers=declaration(True, False))
+    assert host["workers"].read_text() == declaration(True, False)

@@ -17,6 +17,9 @@ description:
     host. New workers start; surplus and changed ones are drained, then stopped warmly;
     workers whose program did not change keep running. It returns once every worker of
     the host answers ping, and fails if one stays silent.
+  - Workers whose C(wanted) is false in the declaration (those a scale-down stops) stay in
+    the file while the apply drains them by their node names, and are left out once it is
+    done, so that the next run with the same scale changes nothing.
   - Writing and applying in one run on the host, rather than two file tasks and a
     handler, is what lets a scale start its new workers a few seconds sooner.
   - The celery_worker role renders both contents; this module only compares, writes and
@@ -37,7 +40,10 @@ options:
     type: path
     required: true
   workers:
-    description: Content of O(workers_file), the declaration as JSON text.
+    description:
+      - The declaration as JSON text (C(to_nice_json)), with the workers to stop marked
+        by a false C(wanted).
+      - O(workers_file) keeps it without them once the apply is done.
     type: str
     required: true
   workers_group:
@@ -85,6 +91,7 @@ applied:
   sample: "apply: started facefleet-worker-3; all 3 answer ping"
 """
 
+import json
 import os
 import tempfile
 
@@ -105,6 +112,25 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def _write(module: AnsibleModule, path: str, data: bytes) -> None:
+    """Replace ``path`` atomically (a reader never sees half a file)."""
+    descriptor, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".facefleet-")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    module.atomic_move(staged, path)
+
+
+def steady_declaration(declaration: str) -> str:
+    """The declaration without the workers marked ``wanted: false``, formatted as the role's
+    to_nice_json formats it (the same text when there are none)."""
+    document = json.loads(declaration)
+    workers = document.get("workers", [])
+    if all(worker.get("wanted", True) for worker in workers):
+        return declaration
+    document["workers"] = [worker for worker in workers if worker.get("wanted", True)]
+    return json.dumps(document, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+
+
 def _declare(
     module: AnsibleModule, path: str, content: str, owner: str, group: str, mode: str
 ) -> list[dict]:
@@ -123,10 +149,7 @@ def _declare(
             }
         )
         if not module.check_mode:
-            descriptor, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".facefleet-")
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(wanted)
-            module.atomic_move(staged, path)
+            _write(module, path, wanted)
     if current is None and module.check_mode:
         return diffs  # a new file: its attributes are set when it is written
     file_args = {
@@ -156,14 +179,17 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    declaration = params["workers"]
+    try:
+        steady = steady_declaration(declaration)
+    except (ValueError, AttributeError, TypeError) as exc:
+        module.fail_json(
+            msg=f"workers is not a declaration (JSON object with a workers list): {exc}"
+        )
     written, diffs = [], []
     for path, content, (owner, group, mode) in (
         (params["programs_file"], params["programs"], PROGRAMS_ATTRIBUTES),
-        (
-            params["workers_file"],
-            params["workers"],
-            (WORKERS_OWNER, params["workers_group"], WORKERS_MODE),
-        ),
+        (params["workers_file"], steady, (WORKERS_OWNER, params["workers_group"], WORKERS_MODE)),
     ):
         changes = _declare(module, path, content, owner, group, mode)
         if changes:
@@ -171,14 +197,20 @@ def main() -> None:
             diffs += changes
     result = {"changed": bool(written), "written": written, "applied": "", "diff": diffs}
     if written and not module.check_mode:
+        if declaration != steady:
+            # The apply drains the workers on their way out by their node names.
+            _write(module, params["workers_file"], to_bytes(declaration))
         command = [params["facefleet"], "workers", "--file", params["workers_file"], "apply"]
         rc, out, err = module.run_command(command)
         result.update(stdout=out, stderr=err, rc=rc)
         result["applied"] = (out.strip().splitlines() or [""])[-1]
         if rc != 0:
+            # The file keeps the workers on their way out, for the next apply.
             module.fail_json(
                 msg=f"facefleet workers apply failed (rc {rc}): {(err or out).strip()}", **result
             )
+        if declaration != steady:
+            _write(module, params["workers_file"], to_bytes(steady))
     module.exit_json(**result)
 
 
