@@ -107,9 +107,10 @@ def test_named_variables_exist(doc: Path) -> None:
 
 
 def _collection_names() -> set[str]:
-    """What facefleet.fleet.<name> may be: a role, a playbook or a filter."""
+    """What facefleet.fleet.<name> may be: a role, a playbook, a module or a filter."""
     names = {p.name for p in (REPO / "roles").iterdir()}
     names |= {p.stem for p in (REPO / "playbooks").glob("*.yml")}
+    names |= {p.stem for p in (REPO / "plugins" / "modules").glob("*.py")}
     for plugin in (REPO / "plugins" / "filter").glob("*.py"):
         body = plugin.read_text().split("def filters", 1)[-1]
         names |= set(re.findall(r'"([a-z_]+)":', body))

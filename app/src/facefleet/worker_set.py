@@ -3,9 +3,9 @@
 The role writes /etc/facefleet/workers.fact: each worker's supervisor program and Celery
 node (the names come from one place, the collection's plugin_utils/workers.py; nothing
 here derives them), whether the host should still run it, and the role's timeouts. What
-the role's handler (`facefleet workers apply`), restart.yml (`facefleet workers restart`),
-status.yml (`facefleet workers status`) and the memory guard do to the workers goes
-through here:
+the role's worker_set module (`facefleet workers apply`), restart.yml (`facefleet workers
+restart`), status.yml (`facefleet workers status`) and the memory guard do to the
+workers goes through here:
 
 - a worker about to stop or restart is drained first (it stops taking tasks and finishes
   those it holds), then stopped warmly, so that nothing is in flight when the stop comes;
