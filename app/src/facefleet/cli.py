@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facefleet.core.gallery import Gallery
 from facefleet.image_files import walk_files
 from facefleet.settings import Settings, SettingsError, load_settings
 from facefleet.worker_set import WORKERS_FILE, HostWorkers
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 
 
 def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from facefleet.core.gallery import Gallery
     from facefleet.known_folder import gallery_from_folder
     from facefleet.pipeline import analyze_path
 

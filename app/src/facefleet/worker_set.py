@@ -14,6 +14,7 @@ workers goes through here:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -194,15 +195,29 @@ class WorkerSet:
 
 
 def celery_worker_set(host: HostWorkers, app: Celery | None = None) -> WorkerSet:
-    """The host's workers with the app's own drain and ping (its settings' broker)."""
-    from facefleet.celery_app import create_app
-    from facefleet.fleet_status import drain_nodes, wait_for_nodes
-    from facefleet.settings import load_settings
+    """The host's workers with the app's own drain and ping (its settings' broker).
 
-    app = app or create_app(load_settings())
-    return WorkerSet(
-        host,
-        Supervisor(host.supervisor_socket),
-        drain=lambda nodes, queues, timeout: drain_nodes(app, nodes, queues, timeout),
-        ping=lambda nodes, timeout: wait_for_nodes(app, nodes, timeout),
-    )
+    The Celery app (and the broker client under it) is made on first use: a scale-up asks
+    supervisor to start the new workers first, and imports Celery while they boot.
+    """
+
+    @functools.cache
+    def the_app() -> Celery:
+        if app is not None:
+            return app
+        from facefleet.celery_app import create_app
+        from facefleet.settings import load_settings
+
+        return create_app(load_settings())
+
+    def drain(nodes: list[str], queues: list[str], timeout: float) -> list[str]:
+        from facefleet.fleet_status import drain_nodes
+
+        return drain_nodes(the_app(), nodes, queues, timeout)
+
+    def ping(nodes: list[str], timeout: float) -> list[str]:
+        from facefleet.fleet_status import wait_for_nodes
+
+        return wait_for_nodes(the_app(), nodes, timeout)
+
+    return WorkerSet(host, Supervisor(host.supervisor_socket), drain=drain, ping=ping)
