@@ -132,10 +132,15 @@ def steady_declaration(declaration: str) -> str:
 
 
 def _declare(
-    module: AnsibleModule, path: str, content: str, owner: str, group: str, mode: str
+    module: AnsibleModule,
+    path: str,
+    content: str,
+    attributes: tuple[str, str, str],
+    staged: str | None = None,
 ) -> list[dict]:
-    """Write ``content`` to ``path`` (atomically) and set its owner, group and mode, each
-    only if it differs; returns the diffs (none when the file is as declared)."""
+    """Make ``path`` hold ``content`` with these (owner, group, mode), each only if it
+    differs; returns the diffs (none when the file is as declared). When the content
+    differs, ``staged`` (if given) is what is written for now, in its place."""
     wanted = to_bytes(content)
     current = _read(path)
     diffs = []
@@ -149,9 +154,10 @@ def _declare(
             }
         )
         if not module.check_mode:
-            _write(module, path, wanted)
+            _write(module, path, wanted if staged is None else to_bytes(staged))
     if current is None and module.check_mode:
         return diffs  # a new file: its attributes are set when it is written
+    owner, group, mode = attributes
     file_args = {
         "path": path,
         "owner": owner,
@@ -160,9 +166,9 @@ def _declare(
         "attributes": None,
         "secontext": [None, None, None],
     }
-    attributes: dict = {"before_header": f"{path} (owner, group, mode)", "after_header": path}
-    if module.set_fs_attributes_if_different(file_args, False, diff=attributes) and not diffs:
-        diffs.append(attributes)
+    changed: dict = {"before_header": f"{path} (owner, group, mode)", "after_header": path}
+    if module.set_fs_attributes_if_different(file_args, False, diff=changed) and not diffs:
+        diffs.append(changed)
     return diffs
 
 
@@ -186,19 +192,27 @@ def main() -> None:
         module.fail_json(
             msg=f"workers is not a declaration (JSON object with a workers list): {exc}"
         )
+    # While the apply runs, workers.fact holds the workers on their way out too: the apply
+    # drains them by their node names. Once it is done, it holds the steady declaration,
+    # the one the next run with the same scale compares with.
+    on_the_way_out = declaration != steady
     written, diffs = [], []
-    for path, content, (owner, group, mode) in (
-        (params["programs_file"], params["programs"], PROGRAMS_ATTRIBUTES),
-        (params["workers_file"], steady, (WORKERS_OWNER, params["workers_group"], WORKERS_MODE)),
+    for path, content, attributes, staged in (
+        (params["programs_file"], params["programs"], PROGRAMS_ATTRIBUTES, None),
+        (
+            params["workers_file"],
+            steady,
+            (WORKERS_OWNER, params["workers_group"], WORKERS_MODE),
+            declaration if on_the_way_out else None,
+        ),
     ):
-        changes = _declare(module, path, content, owner, group, mode)
+        changes = _declare(module, path, content, attributes, staged)
         if changes:
             written.append(path)
             diffs += changes
     result = {"changed": bool(written), "written": written, "applied": "", "diff": diffs}
     if written and not module.check_mode:
-        if declaration != steady:
-            # The apply drains the workers on their way out by their node names.
+        if on_the_way_out and _read(params["workers_file"]) != to_bytes(declaration):
             _write(module, params["workers_file"], to_bytes(declaration))
         command = [params["facefleet"], "workers", "--file", params["workers_file"], "apply"]
         rc, out, err = module.run_command(command)
@@ -209,7 +223,7 @@ def main() -> None:
             module.fail_json(
                 msg=f"facefleet workers apply failed (rc {rc}): {(err or out).strip()}", **result
             )
-        if declaration != steady:
+        if on_the_way_out:
             _write(module, params["workers_file"], to_bytes(steady))
     module.exit_json(**result)
 
