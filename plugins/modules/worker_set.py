@@ -92,32 +92,19 @@ applied:
 """
 
 import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.facefleet.fleet.plugins.module_utils.file_state import (
+    declare_file,
+    read,
+    write,
+)
 
 # (owner, group, mode) of each file, the same on every host.
 PROGRAMS_ATTRIBUTES = ("root", "root", "0644")
 WORKERS_OWNER = "root"
 WORKERS_MODE = "0640"
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def _write(module: AnsibleModule, path: str, data: bytes) -> None:
-    """Replace ``path`` atomically (a reader never sees half a file)."""
-    descriptor, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".facefleet-")
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    module.atomic_move(staged, path)
 
 
 def steady_declaration(declaration: str) -> str:
@@ -129,47 +116,6 @@ def steady_declaration(declaration: str) -> str:
         return declaration
     document["workers"] = [worker for worker in workers if worker.get("wanted", True)]
     return json.dumps(document, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
-
-
-def _declare(
-    module: AnsibleModule,
-    path: str,
-    content: str,
-    attributes: tuple[str, str, str],
-    staged: str | None = None,
-) -> list[dict]:
-    """Make ``path`` hold ``content`` with these (owner, group, mode), each only if it
-    differs; returns the diffs (none when the file is as declared). When the content
-    differs, ``staged`` (if given) is what is written for now, in its place."""
-    wanted = to_bytes(content)
-    current = _read(path)
-    diffs = []
-    if current != wanted:
-        diffs.append(
-            {
-                "before_header": path,
-                "after_header": path,
-                "before": to_text(current) if current is not None else "",
-                "after": content,
-            }
-        )
-        if not module.check_mode:
-            _write(module, path, wanted if staged is None else to_bytes(staged))
-    if current is None and module.check_mode:
-        return diffs  # a new file: its attributes are set when it is written
-    owner, group, mode = attributes
-    file_args = {
-        "path": path,
-        "owner": owner,
-        "group": group,
-        "mode": mode,
-        "attributes": None,
-        "secontext": [None, None, None],
-    }
-    changed: dict = {"before_header": f"{path} (owner, group, mode)", "after_header": path}
-    if module.set_fs_attributes_if_different(file_args, False, diff=changed) and not diffs:
-        diffs.append(changed)
-    return diffs
 
 
 def main() -> None:
@@ -206,14 +152,14 @@ def main() -> None:
             declaration if on_the_way_out else None,
         ),
     ):
-        changes = _declare(module, path, content, attributes, staged)
+        changes = declare_file(module, path, content, attributes, staged=staged)
         if changes:
             written.append(path)
             diffs += changes
     result = {"changed": bool(written), "written": written, "applied": "", "diff": diffs}
     if written and not module.check_mode:
-        if on_the_way_out and _read(params["workers_file"]) != to_bytes(declaration):
-            _write(module, params["workers_file"], to_bytes(declaration))
+        if on_the_way_out and read(params["workers_file"]) != to_bytes(declaration):
+            write(module, params["workers_file"], to_bytes(declaration))
         command = [params["facefleet"], "workers", "--file", params["workers_file"], "apply"]
         rc, out, err = module.run_command(command)
         result.update(stdout=out, stderr=err, rc=rc)
@@ -224,7 +170,7 @@ def main() -> None:
                 msg=f"facefleet workers apply failed (rc {rc}): {(err or out).strip()}", **result
             )
         if on_the_way_out:
-            _write(module, params["workers_file"], to_bytes(steady))
+            write(module, params["workers_file"], to_bytes(steady))
     module.exit_json(**result)
 
 

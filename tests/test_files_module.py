@@ -1,0 +1,200 @@
+"""The files module, run as Ansible runs it on a host (the module file, its arguments in a
+file): it makes each path what the role declares, changes nothing on a second run, writes
+nothing in check mode, and leaves a file alone when its validate fails.
+
+The roles' own use of it is checked on the lab and in Molecule: a deploy, then a second
+one with changed=0, and --check --diff on a fresh host.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import COLLECTIONS, REPO
+
+MODULE = REPO / "plugins" / "modules" / "files.py"
+OWNER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def run(tmp_path: Path, paths: list[dict], *, check: bool = False) -> dict:
+    """The module's result for these paths (owner and group default to the test's own)."""
+    for item in paths:
+        item.setdefault("owner", OWNER)
+        item.setdefault("group", GROUP)
+    arguments = tmp_path / "arguments.json"
+    arguments.write_text(
+        json.dumps(
+            {
+                "ANSIBLE_MODULE_ARGS": {
+                    "paths": paths,
+                    "_ansible_check_mode": check,
+                    "_ansible_diff": True,
+                }
+            }
+        )
+    )
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+    done = subprocess.run(
+        [sys.executable, str(MODULE), str(arguments)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(done.stdout)
+
+
+def mode(path: Path) -> str:
+    return f"{stat.S_IMODE(path.lstat().st_mode):04o}"
+
+
+def declared(tmp_path: Path) -> list[dict]:
+    folder = tmp_path / "etc"
+    return [
+        {"path": str(folder), "state": "directory", "mode": "0750"},
+        {"path": str(folder / "app.conf"), "content": "port = 6379\n", "mode": "0640"},
+        {"path": str(folder / "current"), "state": "link", "src": str(folder / "app.conf")},
+        {"path": str(tmp_path / "old.conf"), "state": "absent"},
+    ]
+
+
+def test_the_first_run_makes_each_path_and_the_second_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "old.conf").write_text("left over\n")
+
+    first = run(tmp_path, declared(tmp_path))
+
+    folder = tmp_path / "etc"
+    assert first["changed"] is True
+    assert first["changed_paths"] == [item["path"] for item in declared(tmp_path)]
+    assert mode(folder) == "0750"
+    assert (folder / "app.conf").read_text() == "port = 6379\n"
+    assert mode(folder / "app.conf") == "0640"
+    assert os.readlink(folder / "current") == str(folder / "app.conf")
+    assert not (tmp_path / "old.conf").exists()
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".facefleet-")]
+
+    second = run(tmp_path, declared(tmp_path))
+
+    assert second["changed"] is False
+    assert second["changed_paths"] == []
+    assert second["diff"] == []
+
+
+def test_a_changed_content_is_rewritten_with_its_diff(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    paths = declared(tmp_path)
+    paths[1]["content"] = "port = 6380\n"
+
+    result = run(tmp_path, paths)
+
+    assert result["changed_paths"] == [paths[1]["path"]]
+    assert result["diff"] == [
+        {
+            "before_header": paths[1]["path"],
+            "after_header": paths[1]["path"],
+            "before": "port = 6379\n",
+            "after": "port = 6380\n",
+        }
+    ]
+    assert (tmp_path / "etc" / "app.conf").read_text() == "port = 6380\n"
+
+
+def test_a_changed_mode_alone_is_repaired_and_shown(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    (tmp_path / "etc" / "app.conf").chmod(0o644)
+
+    result = run(tmp_path, declared(tmp_path))
+
+    assert result["changed_paths"] == [str(tmp_path / "etc" / "app.conf")]
+    assert result["diff"][0]["before"]["mode"] == "0644"
+    assert result["diff"][0]["after"]["mode"] == "0640"
+    assert mode(tmp_path / "etc" / "app.conf") == "0640"
+
+
+def test_check_mode_reports_every_change_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "old.conf").write_text("left over\n")
+
+    result = run(tmp_path, declared(tmp_path), check=True)
+
+    assert result["changed"] is True
+    assert result["changed_paths"] == [item["path"] for item in declared(tmp_path)]
+    assert {"before_header", "after_header", "before", "after"} <= set(result["diff"][1])
+    assert result["diff"][1]["after"] == "port = 6379\n"
+    assert not (tmp_path / "etc").exists()
+    assert (tmp_path / "old.conf").read_text() == "left over\n"
+
+
+def test_check_mode_reports_a_changed_mode_and_leaves_it(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    (tmp_path / "etc" / "app.conf").chmod(0o644)
+
+    result = run(tmp_path, declared(tmp_path), check=True)
+
+    assert result["changed_paths"] == [str(tmp_path / "etc" / "app.conf")]
+    assert mode(tmp_path / "etc" / "app.conf") == "0644"
+
+
+def test_a_file_that_fails_its_validate_is_left_as_it_was(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    paths = declared(tmp_path)
+    paths[1]["content"] = "port = nonsense\n"
+    paths[1]["validate"] = "grep -q '^port = [0-9]*$' %s"
+
+    result = run(tmp_path, paths)
+
+    assert result["failed"] is True
+    assert "app.conf" in result["msg"]
+    assert "failed" in result["msg"]
+    assert (tmp_path / "etc" / "app.conf").read_text() == "port = 6379\n"
+    assert not [p.name for p in (tmp_path / "etc").iterdir() if p.name.startswith(".facefleet-")]
+
+    paths[1]["content"] = "port = 6390\n"
+    assert run(tmp_path, paths)["changed_paths"] == [paths[1]["path"]]
+    assert (tmp_path / "etc" / "app.conf").read_text() == "port = 6390\n"
+
+
+def test_without_force_an_existing_file_is_left_as_the_service_wrote_it(tmp_path: Path) -> None:
+    target = tmp_path / "sentinel.conf"
+    target.write_text("rewritten by the service\n")
+    target.chmod(0o644)
+    paths = [{"path": str(target), "content": "first\n", "mode": "0640", "force": False}]
+
+    result = run(tmp_path, paths)
+
+    assert result["changed"] is False
+    assert target.read_text() == "rewritten by the service\n"
+    assert mode(target) == "0644"
+
+    target.unlink()
+    assert run(tmp_path, paths)["changed"] is True
+    assert target.read_text() == "first\n"
+    assert mode(target) == "0640"
+
+
+def test_a_link_that_points_elsewhere_is_repointed(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    link = tmp_path / "etc" / "current"
+    link.unlink()
+    link.symlink_to("/elsewhere")
+
+    result = run(tmp_path, declared(tmp_path))
+
+    assert result["changed_paths"] == [str(link)]
+    assert result["diff"][0]["before"]["src"] == "/elsewhere"
+    assert os.readlink(link) == str(tmp_path / "etc" / "app.conf")
+
+
+def test_a_file_without_a_mode_is_refused(tmp_path: Path) -> None:
+    result = run(tmp_path, [{"path": str(tmp_path / "f"), "content": "x\n"}])
+
+    assert result["failed"] is True
+    assert "mode" in result["msg"]
+    assert not (tmp_path / "f").exists()
