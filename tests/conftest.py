@@ -4,7 +4,11 @@ Ansible imports them (ansible_collections.facefleet.fleet...), from this checkou
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -34,3 +38,26 @@ def load(path: str, name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run_module(
+    name: str, arguments: dict, *, check: bool = False, path_first: Path | None = None
+) -> dict:
+    """The result of the collection's module ``name`` (plugins/modules/<name>.py), run as
+    Ansible runs it on a host: the module file, its arguments in a file (diff mode on).
+    ``path_first`` goes first on PATH, for a stand-in command."""
+    staged = {**arguments, "_ansible_check_mode": check, "_ansible_diff": True}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": staged}, handle)
+        handle.flush()
+        env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+        if path_first is not None:
+            env["PATH"] = f"{path_first}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(
+            [sys.executable, str(REPO / "plugins" / "modules" / f"{name}.py"), handle.name],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    return json.loads(done.stdout)

@@ -2,8 +2,11 @@
 file): it makes each path what the role declares, changes nothing on a second run, writes
 nothing in check mode, and leaves a file alone when its validate fails.
 
-The roles' own use of it is checked on the lab and in Molecule: a deploy, then a second
-one with changed=0, and --check --diff on a fresh host.
+Its service option is checked against a stand-in `systemctl` (systemd does not run on
+this machine's host) that keeps each unit's state in a file and logs each call. The
+roles' own use of the module, against the real systemd of the lab hosts, is checked on
+the lab and in Molecule: a deploy, a second one with changed=0, and --check --diff on a
+fresh host.
 """
 
 from __future__ import annotations
@@ -13,43 +16,25 @@ import json
 import os
 import pwd
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
-from conftest import COLLECTIONS, REPO
+from conftest import run_module
 
-MODULE = REPO / "plugins" / "modules" / "files.py"
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
-def run(tmp_path: Path, paths: list[dict], *, check: bool = False) -> dict:
-    """The module's result for these paths (owner and group default to the test's own)."""
+def run(
+    tmp_path: Path, paths: list[dict], *, check: bool = False, service: str | None = None
+) -> dict:
+    """The module's result for these paths (owner and group default to the test's own),
+    with the stand-in systemctl (if any) first on PATH."""
     for item in paths:
         item.setdefault("owner", OWNER)
         item.setdefault("group", GROUP)
-    arguments = tmp_path / "arguments.json"
-    arguments.write_text(
-        json.dumps(
-            {
-                "ANSIBLE_MODULE_ARGS": {
-                    "paths": paths,
-                    "_ansible_check_mode": check,
-                    "_ansible_diff": True,
-                }
-            }
-        )
-    )
-    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
-    done = subprocess.run(
-        [sys.executable, str(MODULE), str(arguments)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return json.loads(done.stdout)
+    arguments = {"paths": paths, "service": service}
+    return run_module("files", arguments, check=check, path_first=tmp_path / "bin")
 
 
 def mode(path: Path) -> str:
@@ -198,3 +183,121 @@ def test_a_file_without_a_mode_is_refused(tmp_path: Path) -> None:
     assert result["failed"] is True
     assert "mode" in result["msg"]
     assert not (tmp_path / "f").exists()
+
+
+SYSTEMCTL = """#!{python}
+import json, sys
+from pathlib import Path
+state = Path({state!r})
+units = json.loads(state.read_text())
+with open({calls!r}, "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+command, unit = sys.argv[1], sys.argv[-1]
+if command == "show":
+    known = units.get(unit, {{"LoadState": "not-found", "ActiveState": "inactive",
+                             "UnitFileState": "", "NeedDaemonReload": "no"}})
+    print("\\n".join(f"{{k}}={{v}}" for k, v in known.items()))
+elif command == "daemon-reload":
+    for known in units.values():
+        known["NeedDaemonReload"] = "no"
+elif command == "enable":
+    units[unit]["UnitFileState"] = "enabled"
+elif command == "start":
+    units[unit]["ActiveState"] = "active"
+state.write_text(json.dumps(units))
+"""
+
+
+def systemd(tmp_path: Path, **units: dict[str, str]) -> Path:
+    """A stand-in systemctl in tmp_path/bin that knows these units; the log of its calls."""
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    (tmp_path / "units.json").write_text(json.dumps(units))
+    calls = tmp_path / "systemctl.calls"
+    script = tmp_path / "bin" / "systemctl"
+    state = tmp_path / "units.json"
+    script.write_text(SYSTEMCTL.format(python=sys.executable, state=str(state), calls=str(calls)))
+    script.chmod(0o755)
+    return calls
+
+
+def unit(active: str, at_boot: str, reload: str = "no") -> dict[str, str]:
+    return {
+        "LoadState": "loaded",
+        "ActiveState": active,
+        "UnitFileState": at_boot,
+        "NeedDaemonReload": reload,
+    }
+
+
+def commands(calls: Path) -> list[str]:
+    return [line.split()[0] for line in calls.read_text().splitlines()]
+
+
+def test_a_stopped_service_is_started_and_enabled_after_its_files(tmp_path: Path) -> None:
+    calls = systemd(tmp_path, **{"redis-server.service": unit("inactive", "disabled")})
+
+    result = run(tmp_path, declared(tmp_path), service="redis-server.service")
+
+    assert result["changed"] is True
+    assert result["service_changed"] is True
+    # A path changed (a drop-in, maybe): systemd reloads before the start.
+    assert commands(calls) == ["show", "daemon-reload", "enable", "start"]
+    assert result["diff"][-1]["before"]["active"] == "inactive"
+    assert result["diff"][-1]["after"]["active"] == "active"
+
+
+def test_a_running_service_with_unchanged_files_is_only_looked_at(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    calls = systemd(tmp_path, nginx=unit("active", "enabled"))
+
+    result = run(tmp_path, declared(tmp_path), service="nginx")
+
+    assert result["changed"] is False
+    assert result["service_changed"] is False
+    assert commands(calls) == ["show"]
+
+
+def test_a_running_service_is_not_restarted_when_its_files_change(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    calls = systemd(tmp_path, nginx=unit("active", "enabled"))
+    paths = declared(tmp_path)
+    paths[1]["content"] = "port = 6380\n"
+
+    result = run(tmp_path, paths, service="nginx")
+
+    assert result["changed_paths"] == [paths[1]["path"]]
+    assert result["service_changed"] is False
+    assert commands(calls) == ["show", "daemon-reload"]
+
+
+def test_systemd_is_reloaded_when_it_says_so_even_if_no_path_changed(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    calls = systemd(tmp_path, prometheus=unit("inactive", "enabled", reload="yes"))
+
+    result = run(tmp_path, declared(tmp_path), service="prometheus")
+
+    assert result["service_changed"] is True
+    assert commands(calls) == ["show", "daemon-reload", "start"]
+
+
+def test_check_mode_reports_a_service_to_start_and_starts_nothing(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    calls = systemd(tmp_path, nginx=unit("inactive", "enabled"))
+
+    result = run(tmp_path, declared(tmp_path), service="nginx", check=True)
+
+    assert result["changed"] is True
+    assert result["service_changed"] is True
+    assert commands(calls) == ["show"]
+
+
+def test_an_unknown_unit_fails_but_in_check_mode_is_one_to_start(tmp_path: Path) -> None:
+    systemd(tmp_path)
+
+    checked = run(tmp_path, declared(tmp_path), service="nftables", check=True)
+    applied = run(tmp_path, declared(tmp_path), service="nftables")
+
+    assert checked["service_changed"] is True
+    assert checked["diff"][-1]["before"]["active"] == "not installed"
+    assert applied["failed"] is True
+    assert "no unit nftables" in applied["msg"]

@@ -1,4 +1,4 @@
-"""The worker_set module, run by Ansible on this machine as it runs on a host: it writes
+"""The worker_set module, run on this machine as Ansible runs it on a host: it writes
 the two worker files only when they differ, applies only then, writes nothing in check
 mode, and fails when the apply fails.
 
@@ -10,15 +10,11 @@ call, so that what the module decides is what is checked.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import COLLECTIONS
+from conftest import run_module
 
-ANSIBLE = Path(sys.executable).parent / "ansible"
 PROGRAMS = "[program:facefleet-worker-1]\ncommand=celery worker --hostname=celery1@host\n"
 DECLARATION = json.dumps({"workers": [{"program": "facefleet-worker-1"}]}, indent=4) + "\n"
 
@@ -50,7 +46,7 @@ def host(tmp_path: Path) -> dict[str, Path]:
 def run(
     host: dict[str, Path], *options: str, programs: str = PROGRAMS, workers: str = DECLARATION
 ) -> dict:
-    """The module's result for localhost, as Ansible's json callback reports it."""
+    """The module's result, run as Ansible runs it on a host (``--check`` for check mode)."""
     args = {
         "programs_file": str(host["programs"]),
         "programs": programs,
@@ -59,23 +55,7 @@ def run(
         "workers_group": "root",
         "facefleet": str(host["facefleet"]),
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_LOCALHOST_WARNING="0",
-    )
-    module = ["-m", "facefleet.fleet.worker_set", "-a", json.dumps(args)]
-    done = subprocess.run(
-        [str(ANSIBLE), "localhost", "-c", "local", *module, *options],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report = json.loads(done.stdout)
-    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return run_module("worker_set", args, check="--check" in options)
 
 
 def calls(host: dict[str, Path]) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: files
-short_description: Make a role's files, folders and links what the role declares, in one run
+short_description: Make a role's files, folders and links as declared, and run its service
 description:
   - Takes a list of paths, each a file with its content, a folder, a symbolic link or
     nothing (absent), with its owner, group and mode, and makes each so on the host, in
@@ -21,6 +21,9 @@ description:
     to change was mostly those.
   - A file is replaced atomically; with O(paths[].validate), its staged copy is checked
     first and a failed check leaves the file as it was.
+  - With O(service), the service those files configure is then made to run now and at
+    boot, in the same run (a start task of its own would cost another run). It is not
+    restarted when it already runs; a changed file notifies the role's handler for that.
   - Tasks whose contents hold secrets set C(no_log), so that neither the contents nor
     their diff are shown.
 version_added: 1.0.0
@@ -72,6 +75,14 @@ options:
             itself, such as Sentinel's.
         type: bool
         default: true
+  service:
+    description:
+      - A systemd unit to make active and enabled once the paths are as declared.
+      - systemd reloads its unit files first when one of the paths changed, or when it
+        says it needs to (a drop-in written earlier in the run).
+      - In check mode, a unit systemd does not know yet (its package would be installed
+        by an earlier task) is reported as one to start, not as an error.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -90,6 +101,7 @@ EXAMPLES = r"""
       - path: /etc/nginx/sites-enabled/facefleet
         state: link
         src: /etc/nginx/sites-available/facefleet
+    service: nginx
   notify: Reload nginx
 """
 
@@ -99,6 +111,10 @@ changed_paths:
   returned: always
   type: list
   elements: str
+service_changed:
+  description: Whether O(service) was (or would be) started or enabled.
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -108,6 +124,7 @@ from ansible_collections.facefleet.fleet.plugins.module_utils.file_state import 
     declare_file,
     declare_link,
 )
+from ansible_collections.facefleet.fleet.plugins.module_utils.unit_state import run_unit
 
 PATH_OPTIONS = {
     "path": {"type": "path", "required": True},
@@ -160,7 +177,8 @@ def main() -> None:
                 "elements": "dict",
                 "required": True,
                 "options": PATH_OPTIONS,
-            }
+            },
+            "service": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -170,7 +188,15 @@ def main() -> None:
         if changes:
             changed_paths.append(item["path"])
             diffs += changes
-    module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs)
+    service_diffs = []
+    if module.params["service"]:
+        service_diffs = run_unit(module, module.params["service"], bool(changed_paths))
+    module.exit_json(
+        changed=bool(changed_paths or service_diffs),
+        changed_paths=changed_paths,
+        service_changed=bool(service_diffs),
+        diff=diffs + service_diffs,
+    )
 
 
 if __name__ == "__main__":
