@@ -173,9 +173,13 @@ def wait_for_nodes(app: Celery, nodes: list[str], timeout: float) -> list[str]:
         try:
             # A connection of its own each time: a pooled one may have died with a Redis
             # restart, and the point of waiting is often to see the fleet come back.
+            # limit: the window ends as soon as every node asked has answered.
             with app.connection_for_write() as connection:
                 replies = app.control.ping(
-                    sorted(waiting), timeout=next(windows), connection=connection
+                    sorted(waiting),
+                    timeout=next(windows),
+                    connection=connection,
+                    limit=len(waiting),
                 )
         except (redis.exceptions.ConnectionError, OperationalError):
             time.sleep(0.5)
