@@ -6,6 +6,7 @@ cluster scenario deploys the Molecule fleet from the same kind of install.)"""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO, ROLES
 
 BIN = Path(sys.executable).parent
@@ -171,3 +173,27 @@ def test_ansible_test_sanity_offline(installed: tuple[Path, Path]) -> None:
         args += ["--test", test]
     done = _run(args, root, collections)
     assert done.stdout.count("Running sanity test") == len(OFFLINE_SANITY), done.stdout
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py")), ids=str
+)
+def test_each_module_documents_its_options_as_its_argument_spec_takes_them(module: str) -> None:
+    """ansible-doc and ansible-lint only warn when a module's DOCUMENTATION is not YAML
+    (a stray ': ' in a description did it once); here it fails."""
+    tree = ast.parse((REPO / "plugins" / "modules" / f"{module}.py").read_text())
+    texts = {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+    }
+    documentation = yaml.safe_load(texts["DOCUMENTATION"])
+    assert documentation["module"] == module
+    assert isinstance(yaml.safe_load(texts["EXAMPLES"]), list)
+    assert isinstance(yaml.safe_load(texts["RETURN"]), dict)
+    options = documentation["options"]
+    source = (REPO / "plugins" / "modules" / f"{module}.py").read_text()
+    for name in options:
+        assert f'"{name}": {{' in source, f"{name} is documented but not in the argument spec"

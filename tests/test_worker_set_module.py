@@ -47,11 +47,15 @@ def run(
     host: dict[str, Path], *options: str, programs: str = PROGRAMS, workers: str = DECLARATION
 ) -> dict:
     """The module's result, run as Ansible runs it on a host (``--check`` for check mode)."""
+    document = json.loads(workers)
+    document["workers"] = [w for w in document["workers"] if w.get("wanted", True)]
     args = {
         "programs_file": str(host["programs"]),
         "programs": programs,
         "workers_file": str(host["workers"]),
         "workers": workers,
+        # As the role renders it: the same declaration, without the workers to stop.
+        "steady_workers": render(document),
         "workers_group": "root",
         "facefleet": str(host["facefleet"]),
     }
@@ -134,7 +138,11 @@ def declaration(*wanted: bool) -> str:
         {"node": f"celery{n}@host", "program": f"facefleet-worker-{n}", "wanted": w}
         for n, w in enumerate(wanted, start=1)
     ]
-    document = {"drain_timeout": 300, "workers": workers}
+    return render({"drain_timeout": 300, "workers": workers})
+
+
+def render(document: dict) -> str:
+    """JSON text as the role's to_nice_json writes it."""
     return json.dumps(document, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
 
 

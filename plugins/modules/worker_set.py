@@ -42,8 +42,16 @@ options:
   workers:
     description:
       - The declaration as JSON text (C(to_nice_json)), with the workers to stop marked
-        by a false C(wanted).
-      - O(workers_file) keeps it without them once the apply is done.
+        by a false C(wanted). O(workers_file) holds it while the apply runs, which drains
+        those workers by their node names.
+    type: str
+    required: true
+  steady_workers:
+    description:
+      - The same declaration without the workers to stop, formatted the same way; what
+        O(workers_file) holds once the apply is done, and what the next run with the
+        same scale compares with. Equal to O(workers) when no worker is to stop.
+      - The role renders both texts, so this module never formats JSON itself.
     type: str
     required: true
   workers_group:
@@ -74,8 +82,12 @@ EXAMPLES = r"""
     programs: "{{ lookup('ansible.builtin.template', 'workers.conf.j2') }}"
     workers_file: /etc/facefleet/workers.fact
     workers: "{{ declaration | to_nice_json }}\n"
+    steady_workers: "{{ steady | to_nice_json }}\n"
     workers_group: facefleet
     facefleet: /opt/facefleet/venv/bin/facefleet
+  vars:
+    steady: >-
+      {{ declaration | combine({'workers': declaration.workers | selectattr('wanted') | list}) }}
 """
 
 RETURN = r"""
@@ -91,8 +103,6 @@ applied:
   sample: "apply: started facefleet-worker-3; all 3 answer ping"
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.facefleet.fleet.plugins.module_utils.file_state import (
@@ -107,17 +117,6 @@ WORKERS_OWNER = "root"
 WORKERS_MODE = "0640"
 
 
-def steady_declaration(declaration: str) -> str:
-    """The declaration without the workers marked ``wanted: false``, formatted as the role's
-    to_nice_json formats it (the same text when there are none)."""
-    document = json.loads(declaration)
-    workers = document.get("workers", [])
-    if all(worker.get("wanted", True) for worker in workers):
-        return declaration
-    document["workers"] = [worker for worker in workers if worker.get("wanted", True)]
-    return json.dumps(document, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
-
-
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -125,19 +124,14 @@ def main() -> None:
             "programs": {"type": "str", "required": True},
             "workers_file": {"type": "path", "required": True},
             "workers": {"type": "str", "required": True},
+            "steady_workers": {"type": "str", "required": True},
             "workers_group": {"type": "str", "default": "root"},
             "facefleet": {"type": "path", "required": True},
         },
         supports_check_mode=True,
     )
     params = module.params
-    declaration = params["workers"]
-    try:
-        steady = steady_declaration(declaration)
-    except (ValueError, AttributeError, TypeError) as exc:
-        module.fail_json(
-            msg=f"workers is not a declaration (JSON object with a workers list): {exc}"
-        )
+    declaration, steady = params["workers"], params["steady_workers"]
     # While the apply runs, workers.fact holds the workers on their way out too: the apply
     # drains them by their node names. Once it is done, it holds the steady declaration,
     # the one the next run with the same scale compares with.
