@@ -196,14 +196,21 @@ command, unit = sys.argv[1], sys.argv[-1]
 if command == "show":
     known = units.get(unit, {{"LoadState": "not-found", "ActiveState": "inactive",
                              "UnitFileState": "", "NeedDaemonReload": "no"}})
-    print("\\n".join(f"{{k}}={{v}}" for k, v in known.items()))
+    print("\\n".join(f"{{k}}={{v}}" for k, v in known.items() if k != "FailRestarts"))
 elif command == "daemon-reload":
     for known in units.values():
         known["NeedDaemonReload"] = "no"
 elif command == "enable":
     units[unit]["UnitFileState"] = "enabled"
-elif command == "start":
+elif command == "restart":
+    if units[unit].get("FailRestarts", 0) > 0:
+        units[unit]["FailRestarts"] -= 1
+        state.write_text(json.dumps(units))
+        print("Job for " + unit + " failed", file=sys.stderr)
+        sys.exit(1)
     units[unit]["ActiveState"] = "active"
+elif command == "status":
+    print(unit + ": failed (Result: exit-code)")
 state.write_text(json.dumps(units))
 """
 
@@ -220,7 +227,7 @@ def systemd(tmp_path: Path, **units: dict[str, str]) -> Path:
     return calls
 
 
-def unit(active: str, at_boot: str, reload: str = "no") -> dict[str, str]:
+def unit(active: str, at_boot: str, reload: str = "no") -> dict:
     return {
         "LoadState": "loaded",
         "ActiveState": active,
@@ -241,7 +248,7 @@ def test_a_stopped_service_is_started_and_enabled_after_its_files(tmp_path: Path
     assert result["changed"] is True
     assert result["service_changed"] is True
     # A path changed (a drop-in, maybe): systemd reloads before the start.
-    assert commands(calls) == ["show", "daemon-reload", "enable", "start"]
+    assert commands(calls) == ["show", "daemon-reload", "enable", "reset-failed", "restart"]
     assert result["diff"][-1]["before"]["active"] == "inactive"
     assert result["diff"][-1]["after"]["active"] == "active"
 
@@ -277,7 +284,7 @@ def test_systemd_is_reloaded_when_it_says_so_even_if_no_path_changed(tmp_path: P
     result = run(tmp_path, declared(tmp_path), service="prometheus")
 
     assert result["service_changed"] is True
-    assert commands(calls) == ["show", "daemon-reload", "start"]
+    assert commands(calls) == ["show", "daemon-reload", "reset-failed", "restart"]
 
 
 def test_check_mode_reports_a_service_to_start_and_starts_nothing(tmp_path: Path) -> None:
@@ -301,3 +308,28 @@ def test_an_unknown_unit_fails_but_in_check_mode_is_one_to_start(tmp_path: Path)
     assert checked["diff"][-1]["before"]["active"] == "not installed"
     assert applied["failed"] is True
     assert "no unit nftables" in applied["msg"]
+
+
+def test_a_service_that_fails_to_start_is_started_once_more(tmp_path: Path) -> None:
+    """A package's own start at install may still be cycling (or held by systemd's start
+    limit) when the role starts the unit; the second try, after reset-failed, starts it."""
+    run(tmp_path, declared(tmp_path))
+    calls = systemd(tmp_path, redis=unit("failed", "enabled") | {"FailRestarts": 1})
+
+    result = run(tmp_path, declared(tmp_path), service="redis")
+
+    assert result.get("failed") is not True
+    assert result["service_changed"] is True
+    assert commands(calls) == ["show", "reset-failed", "restart", "reset-failed", "restart"]
+
+
+def test_a_service_that_fails_twice_fails_the_task_with_its_status(tmp_path: Path) -> None:
+    run(tmp_path, declared(tmp_path))
+    calls = systemd(tmp_path, redis=unit("failed", "enabled") | {"FailRestarts": 2})
+
+    result = run(tmp_path, declared(tmp_path), service="redis")
+
+    assert result["failed"] is True
+    assert "redis did not start (twice): Job for redis failed" in result["msg"]
+    assert result["status"] == "redis: failed (Result: exit-code)"
+    assert commands(calls)[-1] == "status"

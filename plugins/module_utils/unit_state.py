@@ -6,23 +6,44 @@ a role's files and its service cost one run on the host, not two."""
 
 from __future__ import annotations
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 # What `systemctl show` says of an enabled unit, or of one that needs no enabling.
 STARTS_AT_BOOT = {"enabled", "enabled-runtime", "static", "alias", "generated", "indirect"}
 PROPERTIES = ("LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload")
+# A unit that fails to start is started once more after this pause: a package's own start
+# at install (in a container, one that fails until the role's drop-in is loaded) may
+# still be cycling through its restarts, or be held by systemd's start limit.
+RETRY_PAUSE_SECONDS = 2.0
 
 
-def _systemctl(module: AnsibleModule, *arguments: str) -> str:
+def _systemctl(module: AnsibleModule, *arguments: str, check: bool = True) -> tuple[int, str]:
     command = [module.get_bin_path("systemctl", required=True), *arguments]
     rc, out, err = module.run_command(command)
-    if rc != 0:
+    if rc != 0 and check:
         module.fail_json(msg=f"{' '.join(command)} failed (rc {rc}): {(err or out).strip()}")
-    return out
+    return rc, (out if rc == 0 else (err or out)).strip()
+
+
+def _start(module: AnsibleModule, unit: str) -> None:
+    """Start a unit that is not active, afresh: `restart` ends an activation still running
+    with the unit's old settings; `reset-failed` lifts a start limit the package's own
+    start may have hit. Fails with the unit's status when the second try fails too."""
+    for attempt in (1, 2):
+        _systemctl(module, "reset-failed", "--", unit, check=False)
+        rc, why = _systemctl(module, "restart", "--", unit, check=False)
+        if rc == 0:
+            return
+        if attempt == 1:
+            time.sleep(RETRY_PAUSE_SECONDS)
+    _, status = _systemctl(module, "status", "--no-pager", "--lines=20", "--", unit, check=False)
+    module.fail_json(msg=f"{unit} did not start (twice): {why}", status=status)
 
 
 def unit_properties(module: AnsibleModule, unit: str) -> dict[str, str]:
-    out = _systemctl(module, "show", f"--property={','.join(PROPERTIES)}", "--", unit)
+    _, out = _systemctl(module, "show", f"--property={','.join(PROPERTIES)}", "--", unit)
     pairs = (line.partition("=") for line in out.splitlines() if "=" in line)
     return {key: value for key, _, value in pairs}
 
@@ -52,7 +73,7 @@ def run_unit(module: AnsibleModule, unit: str, files_changed: bool) -> list[dict
         if enable:
             _systemctl(module, "enable", "--", unit)
         if start:
-            _systemctl(module, "start", "--", unit)
+            _start(module, unit)
     return [_diff(unit, properties, reloaded=reload_needed)]
 
 

@@ -82,6 +82,9 @@ options:
         says it needs to (a drop-in written earlier in the run).
       - In check mode, a unit systemd does not know yet (its package would be installed
         by an earlier task) is reported as one to start, not as an error.
+      - A unit that is not active is started afresh (C(systemctl reset-failed), then
+        C(restart)), and once more after 2 s if that fails; then the task fails with the
+        unit's status.
     type: str
 attributes:
   check_mode:
