@@ -55,10 +55,16 @@ def write(module: AnsibleModule, path: str, data: bytes, validate: str | None = 
 
 
 def settle_attributes(
-    module: AnsibleModule, path: str, owner: str | None, group: str | None, mode: str | None
-) -> dict | None:
+    module: AnsibleModule,
+    path: str,
+    owner: str | None,
+    group: str | None,
+    mode: str | None,
+    diffs: list[dict],
+) -> list[dict]:
     """Give ``path`` this owner, group and mode where they differ (in check mode, only
-    say so); the diff, or None when they already match."""
+    say so). Returns ``diffs``, with the attributes' diff added when they differed and
+    nothing else about the path did (a content or state diff already says it changed)."""
     file_args = {
         "path": path,
         "owner": owner,
@@ -68,9 +74,9 @@ def settle_attributes(
         "secontext": [None, None, None],
     }
     diff: dict = {"before_header": f"{path} (owner, group, mode)", "after_header": path}
-    if module.set_fs_attributes_if_different(file_args, False, diff=diff):
-        return diff
-    return None
+    if module.set_fs_attributes_if_different(file_args, False, diff=diff) and not diffs:
+        diffs.append(diff)
+    return diffs
 
 
 def declare_file(
@@ -107,10 +113,7 @@ def declare_file(
             write(module, path, wanted if staged is None else to_bytes(staged), validate)
     if current is None and module.check_mode:
         return diffs  # a new file: its attributes are set when it is written
-    attributes_diff = settle_attributes(module, path, *attributes)
-    if attributes_diff and not diffs:
-        diffs.append(attributes_diff)
-    return diffs
+    return settle_attributes(module, path, *attributes, diffs)
 
 
 def _state_diff(path: str, before: str, after: str) -> dict:
@@ -138,10 +141,7 @@ def declare_directory(
         if module.check_mode:
             return diffs
         os.makedirs(path)
-    attributes_diff = settle_attributes(module, path, *attributes)
-    if attributes_diff and not diffs:
-        diffs.append(attributes_diff)
-    return diffs
+    return settle_attributes(module, path, *attributes, diffs)
 
 
 def declare_link(
@@ -169,10 +169,7 @@ def declare_link(
             os.unlink(staged)
         os.symlink(target, staged)
         os.rename(staged, path)
-    attributes_diff = settle_attributes(module, path, owner, group, None)
-    if attributes_diff and not diffs:
-        diffs.append(attributes_diff)
-    return diffs
+    return settle_attributes(module, path, owner, group, None, diffs)
 
 
 def declare_absent(module: AnsibleModule, path: str) -> list[dict]:

@@ -63,13 +63,11 @@ def run_unit(module: AnsibleModule, unit: str, files_changed: bool) -> list[dict
     reload_needed = files_changed or properties.get("NeedDaemonReload") == "yes"
     enable = properties.get("UnitFileState") not in STARTS_AT_BOOT
     start = properties.get("ActiveState") != "active"
+    if reload_needed and not module.check_mode:
+        _systemctl(module, "daemon-reload")
     if not (enable or start):
-        if reload_needed and not module.check_mode:
-            _systemctl(module, "daemon-reload")
         return []
     if not module.check_mode:
-        if reload_needed:
-            _systemctl(module, "daemon-reload")
         if enable:
             _systemctl(module, "enable", "--", unit)
         if start:
