@@ -1,14 +1,17 @@
 #!/usr/bin/python
 # Copyright: facefleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Make a role's files, folders and links on a host what the role declares, in one run."""
+"""Make a role's accounts, files, folders and links on a host what the role declares, in
+one run."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: files
-short_description: Make a role's files, folders and links as declared, and run its service
+short_description: Make a role's accounts, files, folders and links as declared, and run its service
 description:
+  - Makes the role's system groups (O(groups)) and system users (O(users)) first, so that
+    the paths can belong to them.
   - Takes a list of paths, each a file with its content, a folder, a symbolic link or
     nothing (absent), with its owner, group and mode, and makes each so on the host, in
     the order given. Each part (content, owner, group, mode) is written only when it
@@ -29,11 +32,50 @@ description:
 version_added: 1.0.0
 author: facefleet contributors
 options:
+  groups:
+    description: System groups to make, when the host has no group of that name.
+    type: list
+    elements: str
+    default: []
+  users:
+    description:
+      - System users, made with C(useradd) when missing; an existing one gets the declared
+        group, groups, home and shell with C(usermod) where they differ (its home is
+        never moved).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The user's name.
+        type: str
+        required: true
+      group:
+        description: Its primary group (an existing one, or one of O(groups)).
+        type: str
+        required: true
+      groups:
+        description: Exactly the other groups it is a member of.
+        type: list
+        elements: str
+        default: []
+      home:
+        description: Its home folder.
+        type: path
+        required: true
+      shell:
+        description: Its login shell.
+        type: str
+        default: /usr/sbin/nologin
+      create_home:
+        description: Whether C(useradd) makes the home folder of a new user.
+        type: bool
+        default: false
   paths:
     description: What each path should be, in the order to make them (a folder before its files).
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       path:
         description: Absolute path on the host.
@@ -106,9 +148,29 @@ EXAMPLES = r"""
         src: /etc/nginx/sites-available/facefleet
     service: nginx
   notify: Reload nginx
+
+- name: Make Flower's user, its data folder and its configuration
+  facefleet.fleet.files:
+    groups: [flower]
+    users:
+      - name: flower
+        group: flower
+        groups: [facefleet]
+        home: /var/lib/flower
+    paths:
+      - path: /var/lib/flower
+        state: directory
+        owner: flower
+        group: flower
+        mode: "0750"
 """
 
 RETURN = r"""
+changed_accounts:
+  description: The groups and users that were (or would be) made or changed, in the order given.
+  returned: always
+  type: list
+  elements: str
 changed_paths:
   description: The paths that changed (or would, in check mode), in the order given.
   returned: always
@@ -121,6 +183,10 @@ service_changed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.facefleet.fleet.plugins.module_utils.account_state import (
+    declare_group,
+    declare_user,
+)
 from ansible_collections.facefleet.fleet.plugins.module_utils.file_state import (
     declare_absent,
     declare_directory,
@@ -143,6 +209,15 @@ PATH_OPTIONS = {
     "mode": {"type": "str"},
     "validate": {"type": "str"},
     "force": {"type": "bool", "default": True},
+}
+
+USER_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "group": {"type": "str", "required": True},
+    "groups": {"type": "list", "elements": "str", "default": []},
+    "home": {"type": "path", "required": True},
+    "shell": {"type": "str", "default": "/usr/sbin/nologin"},
+    "create_home": {"type": "bool", "default": False},
 }
 
 
@@ -175,17 +250,35 @@ def declare(module: AnsibleModule, item: dict) -> list[dict]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            "groups": {"type": "list", "elements": "str", "default": []},
+            "users": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": USER_OPTIONS,
+            },
             "paths": {
                 "type": "list",
                 "elements": "dict",
-                "required": True,
+                "default": [],
                 "options": PATH_OPTIONS,
             },
             "service": {"type": "str"},
         },
         supports_check_mode=True,
     )
-    changed_paths, diffs = [], []
+    changed_accounts, diffs = [], []
+    for name in module.params["groups"]:
+        changes = declare_group(module, name)
+        if changes:
+            changed_accounts.append(f"group {name}")
+            diffs += changes
+    for user in module.params["users"]:
+        changes = declare_user(module, user)
+        if changes:
+            changed_accounts.append(f"user {user['name']}")
+            diffs += changes
+    changed_paths = []
     for item in module.params["paths"]:
         changes = declare(module, item)
         if changes:
@@ -195,7 +288,8 @@ def main() -> None:
     if module.params["service"]:
         service_diffs = run_unit(module, module.params["service"], bool(changed_paths))
     module.exit_json(
-        changed=bool(changed_paths or service_diffs),
+        changed=bool(changed_accounts or changed_paths or service_diffs),
+        changed_accounts=changed_accounts,
         changed_paths=changed_paths,
         service_changed=bool(service_diffs),
         diff=diffs + service_diffs,
