@@ -60,7 +60,8 @@ def declare_group(module: AnsibleModule, name: str) -> list[dict]:
 
 def describe(group: str, groups: list[str], home: str, shell: str) -> str:
     """One user's settings, one per line, as its diff shows them."""
-    return f"group: {group}\ngroups: {', '.join(sorted(groups))}\nhome: {home}\nshell: {shell}\n"
+    listed = ", ".join(sorted(groups)) or "(none)"
+    return f"group: {group}\ngroups: {listed}\nhome: {home}\nshell: {shell}\n"
 
 
 def declare_user(module: AnsibleModule, user: dict) -> list[dict]:
