@@ -32,12 +32,14 @@ def lookup(module: AnsibleModule, database: str, name: str) -> list[str] | None:
     return out.splitlines()[0].split(":")
 
 
-def run(module: AnsibleModule, argv: list[str]) -> None:
-    """Run a shadow tool (its first word is looked up on PATH), or fail with its error."""
+def run(module: AnsibleModule, argv: list[str]) -> str:
+    """Run a tool (its first word is looked up on PATH); its output, or fail with its
+    error."""
     command = [module.get_bin_path(argv[0], required=True), *argv[1:]]
     rc, out, err = module.run_command(command)
     if rc != 0:
         module.fail_json(msg=f"{' '.join(argv)} failed (rc {rc}): {(err or out).strip()}")
+    return out
 
 
 def account_diff(kind: str, name: str, before: str, after: str) -> dict:
@@ -92,8 +94,5 @@ def declare_user(module: AnsibleModule, user: dict) -> list[dict]:
 def group_names(module: AnsibleModule, name: str) -> tuple[str, list[str]]:
     """``name``'s primary group and its other groups (``id -Gn`` prints the primary
     first)."""
-    rc, out, err = module.run_command([module.get_bin_path("id", required=True), "-Gn", name])
-    if rc != 0:
-        module.fail_json(msg=f"id -Gn {name} failed (rc {rc}): {err.strip()}")
-    primary, *others = out.split()
+    primary, *others = run(module, ["id", "-Gn", name]).split()
     return primary, sorted(set(others) - {primary})
