@@ -23,6 +23,10 @@ export FACEFLEET_CACHE_DIR := $(CURDIR)/.cache
 # The lab image tag (a hash of lab/build-image.sh), once `make lab-image` has built it.
 export FACEFLEET_LAB_IMAGE = $(shell cat $(IMAGE_TAG) 2>/dev/null)
 export FACEFLEET_CGROUP_MODE = $(shell [ "$$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && echo rw || echo ro)
+# Seconds the Docker modules (lab-up, lab-down, Molecule's create and destroy) wait for one
+# answer from dockerd. Their default, 60, is too short here while the other make test lane
+# loads the machine: removing a container once took longer, and failed a green run.
+export DOCKER_TIMEOUT := 300
 
 .PHONY: help controller collection-link collection setup venv docker lab-image lab-up lab-down deploy demo lint test-unit test-app \
         molecule molecule-production molecule-cluster prerequisites chaos test bench bench-pools bench-bulk bench-metrics bench-scale bench-failover clean
