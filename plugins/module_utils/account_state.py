@@ -16,6 +16,7 @@ runs).
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.facefleet.fleet.plugins.module_utils.host_command import run_tool
 
 # getent's exit status when the name is not in the database.
 GETENT_NOT_FOUND = 2
@@ -32,16 +33,6 @@ def lookup(module: AnsibleModule, database: str, name: str) -> list[str] | None:
     return out.splitlines()[0].split(":")
 
 
-def run(module: AnsibleModule, argv: list[str]) -> str:
-    """Run a tool (its first word is looked up on PATH); its output, or fail with its
-    error."""
-    command = [module.get_bin_path(argv[0], required=True), *argv[1:]]
-    rc, out, err = module.run_command(command)
-    if rc != 0:
-        module.fail_json(msg=f"{' '.join(argv)} failed (rc {rc}): {(err or out).strip()}")
-    return out
-
-
 def account_diff(kind: str, name: str, before: str, after: str) -> dict:
     return {
         "before_header": f"{kind} {name}",
@@ -56,7 +47,7 @@ def declare_group(module: AnsibleModule, name: str) -> list[dict]:
     if lookup(module, "group", name) is not None:
         return []
     if not module.check_mode:
-        run(module, ["groupadd", "--system", name])
+        run_tool(module, ["groupadd", "--system", name])
     return [account_diff("group", name, "", f"{name} (system group)\n")]
 
 
@@ -79,7 +70,7 @@ def declare_user(module: AnsibleModule, user: dict) -> list[dict]:
             argv = ["useradd", "--system", "--gid", group, "--home-dir", home, "--shell", shell]
             argv += ["--groups", ",".join(groups)] if groups else []
             argv += ["--create-home"] if user["create_home"] else ["--no-create-home"]
-            run(module, [*argv, name])
+            run_tool(module, [*argv, name])
         return [account_diff("user", name, "", wanted)]
     primary, present = group_names(module, name)
     before = describe(primary, present, entry[5], entry[6])
@@ -87,12 +78,12 @@ def declare_user(module: AnsibleModule, user: dict) -> list[dict]:
         return []
     if not module.check_mode:
         argv = ["usermod", "--gid", group, "--home", home, "--shell", shell]
-        run(module, [*argv, "--groups", ",".join(groups), name])
+        run_tool(module, [*argv, "--groups", ",".join(groups), name])
     return [account_diff("user", name, before, wanted)]
 
 
 def group_names(module: AnsibleModule, name: str) -> tuple[str, list[str]]:
     """``name``'s primary group and its other groups (``id -Gn`` prints the primary
     first)."""
-    primary, *others = run(module, ["id", "-Gn", name]).split()
+    primary, *others = run_tool(module, ["id", "-Gn", name])[1].split()
     return primary, sorted(set(others) - {primary})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.facefleet.fleet.plugins.module_utils.host_command import run_tool
 
 # What `systemctl show` says of an enabled unit, or of one that needs no enabling.
 STARTS_AT_BOOT = {"enabled", "enabled-runtime", "static", "alias", "generated", "indirect"}
@@ -20,11 +21,7 @@ RETRY_PAUSE_SECONDS = 2.0
 
 
 def _systemctl(module: AnsibleModule, *arguments: str, check: bool = True) -> tuple[int, str]:
-    command = [module.get_bin_path("systemctl", required=True), *arguments]
-    rc, out, err = module.run_command(command)
-    if rc != 0 and check:
-        module.fail_json(msg=f"{' '.join(command)} failed (rc {rc}): {(err or out).strip()}")
-    return rc, (out if rc == 0 else (err or out)).strip()
+    return run_tool(module, ["systemctl", *arguments], check=check)
 
 
 def _start(module: AnsibleModule, unit: str) -> None:
