@@ -1,8 +1,9 @@
 """Scaling on the 4-host cluster, with real batches running through it:
-scale up keeps running workers, an impossible plan changes nothing, status shows
-everything, a new concurrency restarts one host at a time, and a rolling restart loses
-no task. Scaling down in the middle of a batch is the chaos suite's scale-down scenario
-(5 -> 1, every image exactly once). Runs after the shared verifiers."""
+scale up keeps running workers, a deploy after it keeps the scale, an impossible plan
+changes nothing, status shows everything, a new concurrency restarts one host at a time,
+and a rolling restart loses no task. Scaling down in the middle of a batch is the chaos
+suite's scale-down scenario (5 -> 1, every image exactly once). Runs after the shared
+verifiers."""
 
 from __future__ import annotations
 
@@ -132,6 +133,19 @@ def test_second_scale_run_changes_nothing() -> None:
     result = playbook("scale.yml", "-e", "workers=5")
     assert result.returncode == 0
     assert re.findall(r"changed=(\d+)", result.stdout) == ["0"] * len(WORKERS)
+
+
+def test_a_deploy_after_a_scale_keeps_it() -> None:
+    """deploy.yml reads the scale the hosts saved (their workers.fact, as a local fact) as
+    its default: it changes nothing and restarts no worker. A wrong path to that fact
+    falls back to the role's defaults and scales the fleet back down to 2."""
+    before = fleet_pids()
+    result = playbook("deploy.yml", "--limit", "workers")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "5 workers (prefork, concurrency 4" in result.stdout
+    assert re.findall(r"changed=(\d+)", result.stdout) == ["0"] * len(WORKERS)
+    assert fleet_pids() == before
+    assert saved_scale(WORKERS[0])["workers"] == 5
 
 
 def test_check_mode_previews_without_changing() -> None:
