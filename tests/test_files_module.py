@@ -333,3 +333,51 @@ def test_a_service_that_fails_twice_fails_the_task_with_its_status(tmp_path: Pat
     assert "redis did not start (twice): Job for redis failed" in result["msg"]
     assert result["status"] == "redis: failed (Result: exit-code)"
     assert commands(calls)[-1] == "status"
+
+
+def secret_file(tmp_path: Path, content: str) -> dict:
+    path = str(tmp_path / "redis.conf")
+    return {"path": path, "content": content, "mode": "0640", "secret": True}
+
+
+def test_a_secret_file_is_written_but_its_content_is_never_returned(tmp_path: Path) -> None:
+    (tmp_path / "redis.conf").write_text("requirepass old-secret-1\n")
+    paths = [secret_file(tmp_path, "requirepass new-secret-2\n")]
+    paths.append({"path": str(tmp_path / "plain.conf"), "content": "port = 6379\n", "mode": "0644"})
+
+    result = run(tmp_path, paths)
+
+    assert (tmp_path / "redis.conf").read_text() == "requirepass new-secret-2\n"
+    returned = json.dumps(result)
+    assert "new-secret-2" not in returned  # not in the diff, nor in the arguments returned
+    assert "old-secret-1" not in returned
+    assert result["diff"][0] == {
+        "before_header": str(tmp_path / "redis.conf"),
+        "after_header": str(tmp_path / "redis.conf"),
+        "before": "(secret: not shown)\n",
+        "after": "(new secret: not shown)\n",
+    }
+    assert result["diff"][1]["after"] == "port = 6379\n"  # the others' diffs stay
+
+
+def test_a_secret_file_s_changed_mode_is_still_shown(tmp_path: Path) -> None:
+    run(tmp_path, [secret_file(tmp_path, "requirepass s3\n")])
+    (tmp_path / "redis.conf").chmod(0o644)
+
+    result = run(tmp_path, [secret_file(tmp_path, "requirepass s3\n")])
+
+    assert result["changed_paths"] == [str(tmp_path / "redis.conf")]
+    assert result["diff"][0]["before_header"].endswith("(owner, group, mode)")
+    assert "s3" not in json.dumps(result)
+
+
+def test_a_failed_start_after_a_secret_file_shows_its_status_but_not_the_secret(
+    tmp_path: Path,
+) -> None:
+    systemd(tmp_path, redis=unit("failed", "enabled") | {"FailRestarts": 2})
+
+    result = run(tmp_path, [secret_file(tmp_path, "requirepass new-secret-3\n")], service="redis")
+
+    assert result["failed"] is True
+    assert result["status"] == "redis: failed (Result: exit-code)"
+    assert "new-secret-3" not in json.dumps(result)

@@ -27,8 +27,8 @@ description:
   - With O(service), the service those files configure is then made to run now and at
     boot, in the same run (a start task of its own would cost another run). It is not
     restarted when it already runs; a changed file notifies the role's handler for that.
-  - Tasks whose contents hold secrets set C(no_log), so that neither the contents nor
-    their diff are shown.
+  - A path whose content is a secret sets O(paths[].secret), so that its content is
+    neither shown in the diff nor returned.
 version_added: 1.0.0
 author: facefleet contributors
 options:
@@ -117,6 +117,14 @@ options:
             itself, such as Sentinel's.
         type: bool
         default: true
+      secret:
+        description:
+          - The content is a secret (a password, a private key). Its diff says only that
+            it differs, and the module masks it in everything it returns, its arguments
+            included, even when the task fails. The task needs no C(no_log), so that
+            the other paths' diffs and a failed start's status stay visible.
+        type: bool
+        default: false
   service:
     description:
       - A systemd unit to make active and enabled once the paths are as declared.
@@ -209,7 +217,10 @@ PATH_OPTIONS = {
     "mode": {"type": "str"},
     "validate": {"type": "str"},
     "force": {"type": "bool", "default": True},
+    "secret": {"type": "bool", "default": False},
 }
+
+SECRET_SHOWN_AS = "(secret: not shown)\n"
 
 USER_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -221,6 +232,18 @@ USER_OPTIONS = {
 }
 
 
+def hide_content(diff: dict) -> dict:
+    """A secret file's diff without its content. Only a content diff names the path
+    alone in both headers; an attributes diff (owner, group, mode) has none to hide."""
+    if diff["before_header"] != diff["after_header"]:
+        return diff
+    return {
+        **diff,
+        "before": SECRET_SHOWN_AS if diff["before"] else "",
+        "after": "(new " + SECRET_SHOWN_AS[1:],
+    }
+
+
 def declare(module: AnsibleModule, item: dict) -> list[dict]:
     """Make one path what ``item`` declares; its diffs (none when it already is)."""
     path, state = item["path"], item["state"]
@@ -230,7 +253,7 @@ def declare(module: AnsibleModule, item: dict) -> list[dict]:
     if state == "file":
         if item["content"] is None:
             module.fail_json(msg=f"{path}: a file needs its content")
-        return declare_file(
+        diffs = declare_file(
             module,
             path,
             item["content"],
@@ -238,6 +261,7 @@ def declare(module: AnsibleModule, item: dict) -> list[dict]:
             validate=item["validate"],
             force=item["force"],
         )
+        return [hide_content(diff) for diff in diffs] if item["secret"] else diffs
     if state == "directory":
         return declare_directory(module, path, attributes)
     if state == "link":
@@ -267,6 +291,10 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    # Masked in whatever the module returns, its arguments included, as no_log values are.
+    for item in module.params["paths"]:
+        if item["secret"] and item["content"]:
+            module.no_log_values.add(item["content"])
     changed_accounts, diffs = [], []
     for name in module.params["groups"]:
         changes = declare_group(module, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import CHECKOUT, as_operator, machine, recap, run_ok, site, steps_log
+from conftest import CHECKOUT, as_operator, machine, recap, run_ok, secret, site, steps_log
 
 DEPLOY = (
     ".venv/bin/ansible-playbook -i inventory/{inventory} playbooks/deploy.yml "
@@ -80,6 +80,11 @@ def test_check_diff_previews_a_fresh_host_and_changes_nothing() -> None:
     counts = recap(result.stdout)
     assert counts[fresh.name]["failed"] == 0
     assert counts[fresh.name]["changed"] > 10  # everything it would install
+    # Its settings file (with the Redis password) is previewed without its content, and
+    # no secret of the vault appears anywhere in the preview.
+    assert "(new secret: not shown)" in result.stdout
+    for name in ("vault_redis_password", "vault_redis_admin_password", "vault_flower_password"):
+        assert secret("controller", name) not in result.stdout, name
     # Nothing was installed on the fresh host but the Python the preview needs ...
     packages = machine(fresh.name).run(
         "dpkg-query -W -f '${Status}\\n' supervisor redis-server nginx nftables python3-venv"
