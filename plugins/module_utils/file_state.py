@@ -79,6 +79,11 @@ def settle_attributes(
     return diffs
 
 
+# What a secret file's content diff shows instead of its old and new content.
+SECRET_BEFORE = "(secret: not shown)\n"
+SECRET_AFTER = "(new secret: not shown)\n"
+
+
 def declare_file(
     module: AnsibleModule,
     path: str,
@@ -88,13 +93,15 @@ def declare_file(
     staged: str | None = None,
     validate: str | None = None,
     force: bool = True,
+    secret: bool = False,
 ) -> list[dict]:
     """Make ``path`` hold ``content`` with these (owner, group, mode), each only if it
     differs; returns the diffs (none when the file is as declared).
 
     When the content differs, ``staged`` (if given) is what is written for now, in its
     place. With ``force`` false, an existing file is left alone, content and attributes
-    (a file its service rewrites, such as Sentinel's), as Ansible's copy leaves it."""
+    (a file its service rewrites, such as Sentinel's), as Ansible's copy leaves it. A
+    ``secret`` content's diff says only that it differs (SECRET_BEFORE, SECRET_AFTER)."""
     wanted = to_bytes(content)
     current = read(path)
     if current is not None and not force:
@@ -105,8 +112,8 @@ def declare_file(
             {
                 "before_header": path,
                 "after_header": path,
-                "before": to_text(current) if current is not None else "",
-                "after": content,
+                "before": "" if not current else SECRET_BEFORE if secret else to_text(current),
+                "after": SECRET_AFTER if secret else content,
             }
         )
         if not module.check_mode:

@@ -220,8 +220,6 @@ PATH_OPTIONS = {
     "secret": {"type": "bool", "default": False},
 }
 
-SECRET_SHOWN_AS = "(secret: not shown)\n"
-
 USER_OPTIONS = {
     "name": {"type": "str", "required": True},
     "group": {"type": "str", "required": True},
@@ -230,18 +228,6 @@ USER_OPTIONS = {
     "shell": {"type": "str", "default": "/usr/sbin/nologin"},
     "create_home": {"type": "bool", "default": False},
 }
-
-
-def hide_content(diff: dict) -> dict:
-    """A secret file's diff without its content. Only a content diff names the path
-    alone in both headers; an attributes diff (owner, group, mode) has none to hide."""
-    if diff["before_header"] != diff["after_header"]:
-        return diff
-    return {
-        **diff,
-        "before": SECRET_SHOWN_AS if diff["before"] else "",
-        "after": "(new " + SECRET_SHOWN_AS[1:],
-    }
 
 
 def declare(module: AnsibleModule, item: dict) -> list[dict]:
@@ -253,15 +239,15 @@ def declare(module: AnsibleModule, item: dict) -> list[dict]:
     if state == "file":
         if item["content"] is None:
             module.fail_json(msg=f"{path}: a file needs its content")
-        diffs = declare_file(
+        return declare_file(
             module,
             path,
             item["content"],
             attributes,
             validate=item["validate"],
             force=item["force"],
+            secret=item["secret"],
         )
-        return [hide_content(diff) for diff in diffs] if item["secret"] else diffs
     if state == "directory":
         return declare_directory(module, path, attributes)
     if state == "link":
