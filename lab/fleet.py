@@ -179,7 +179,7 @@ class Fleet:
         return {
             int(pid): int(ppid)
             for pid, ppid, args in (line.split(None, 2) for line in out.splitlines())
-            if "celery --app=facefleet.celery_app worker" in args
+            if "-m facefleet.worker_main" in args
         }
 
     def fixed_address(self, host: str) -> str:

@@ -116,7 +116,8 @@ def celery_run(
     last result."""
     import json
 
-    from facefleet.celery_app import create_app, worker_argv
+    from facefleet import worker_main
+    from facefleet.celery_app import create_app
     from facefleet.settings import load_settings
     from facefleet.submit import submit_files
 
@@ -129,7 +130,7 @@ def celery_run(
     node = f"bench-{pool}-{os.getpid()}@localhost"
     with tempfile.TemporaryFile() as log:
         worker = subprocess.Popen(
-            worker_argv(pool, concurrency, node, loglevel="WARNING"),
+            worker_main.argv(pool, concurrency, node, loglevel="WARNING"),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from facefleet.celery_app import worker_argv
+from facefleet import worker_main
 from facefleet.core.gallery import Gallery
 from facefleet.settings import Settings, load_settings
 
@@ -111,7 +111,7 @@ def settings(redis_url: str) -> Settings:
 
 
 class Worker:
-    """A real `celery worker` process of the facefleet app."""
+    """A real Celery worker process of the facefleet app (python -m facefleet.worker_main)."""
 
     def __init__(
         self,
@@ -133,7 +133,7 @@ class Worker:
         self.logfile = logfile
         self._log_handle = logfile.open("wb")
         self.proc = subprocess.Popen(
-            worker_argv(pool, concurrency, self.node),
+            worker_main.argv(pool, concurrency, self.node),
             env=env,
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,

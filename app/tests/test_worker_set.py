@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from facefleet.celery_app import worker_argv
+from facefleet import worker_main
 from facefleet.memory_guard import RestartLoops, check, publish, read_state
 from facefleet.supervisor_rpc import Supervisor
 from facefleet.worker_set import HostWorkers, celery_worker_set
@@ -85,7 +85,7 @@ files = {self.programs_dir}/*.conf
             command = (
                 f"{sys.executable} {self.folder / scripts[program]}.py"
                 if program in scripts
-                else " ".join(worker_argv("threads", 1, node, "WARNING"))
+                else " ".join(worker_main.argv("threads", 1, node, loglevel="WARNING"))
             )
             sections.append(
                 f"[program:{program}]\ncommand={command}\n{environment}\nstartsecs=1\n"

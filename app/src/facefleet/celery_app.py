@@ -120,24 +120,3 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
-
-
-def worker_argv(pool: str, concurrency: int, node: str, loglevel: str = "INFO") -> list[str]:
-    """The command line of one worker of this app (the tests and benchmarks start it so)."""
-    import sys
-
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "facefleet.celery_app",
-        "worker",
-        f"--pool={pool}",
-        f"--concurrency={concurrency}",
-        "-n",
-        node,
-        f"--loglevel={loglevel}",
-        "--without-gossip",
-        "--without-mingle",
-    ]

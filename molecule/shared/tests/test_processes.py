@@ -37,7 +37,7 @@ def test_services_run_as_their_own_users() -> None:
             elif " flower " in f" {args} " and "celery" in args:
                 assert user == settings["flower_user"], args
                 seen.add("flower")
-            elif "celery" in args and " worker " in args:
+            elif "-m facefleet.worker_main " in args:
                 assert user == settings["fleet_app_user"], args
                 seen.add("celery")
             elif "facefleet.memory_guard" in args:
