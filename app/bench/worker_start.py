@@ -3,7 +3,7 @@ supervisor programs start it (``python -m facefleet.worker_main``) and with Cele
 command line (``celery --app=facefleet.celery_app worker``, as they did before), in turns
 against a real redis-server on loopback: prints figures, asserts nothing.
 
-    cd app && python bench/worker_start.py [--runs 6] [--pool prefork] [--concurrency 4]
+    .venv/bin/python app/bench/worker_start.py [--runs 6] [--pool prefork] [--concurrency 4]
 """
 
 from __future__ import annotations
