@@ -9,7 +9,9 @@ starts, a cost every worker a scale adds or a restart brings back pays
 Mingle and gossip stay off, as the supervisor programs always had them: no worker asks
 the others for their state at start, nor tells them its own.
 
-The flags keep Celery's names, so the supervisor programs read as before.
+The flags keep Celery's names, so the supervisor programs read as before. The pools are
+those the celery_worker role allows (prefork, threads, solo): gevent and eventlet would
+need the monkey-patching that Celery's command line does before anything else imports.
 """
 
 from __future__ import annotations
