@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import functools
-import multiprocessing
+import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -40,20 +43,62 @@ def one_full_decode_at_a_time() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-# How many detections a worker runs at once, across its pool's processes or threads:
-# a semaphore made in the worker's main process before its pool forks (see tasks.py).
-_detect_slots: AbstractContextManager[object] | None = None
+# How often a detection waiting for a slot looks again (a detection takes 0.1-1 s).
+SLOT_POLL_SECONDS = 0.01
+
+
+class DetectionSlots:
+    """At most ``count`` detections at once across a worker's pool processes and threads.
+
+    Each slot is a lock file, held with flock on a descriptor opened for that one hold,
+    so the kernel frees a slot when its holder dies. A pool child killed while detecting
+    (a hard time limit, SIGKILL) used to keep its slot of a semaphore for good: with the
+    slots gone, every later detection of that worker waited until its soft time limit
+    (the chaos suite's kill-workers scenario, once: 7 results at the 60 s limit, then 23
+    images with no result at all)."""
+
+    def __init__(self, count: int) -> None:
+        self._owner = os.getpid()
+        self.folder = Path(tempfile.mkdtemp(prefix="facefleet-detect-slots-"))
+        self.paths = [self.folder / f"slot-{n}.lock" for n in range(max(count, 1))]
+        for path in self.paths:
+            path.touch()
+        atexit.register(self._remove)
+
+    def _remove(self) -> None:
+        if os.getpid() == self._owner:  # pool children exit without removing it
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        while True:
+            for path in self.paths:
+                with path.open("a") as handle:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+                    return
+            time.sleep(SLOT_POLL_SECONDS)
+
+
+# A worker's slots, made in its main process before its pool forks (see tasks.py).
+_detect_slots: DetectionSlots | None = None
 
 
 def share_detection_slots(count: int) -> None:
     """Let at most ``count`` detections run at once in this process and the pool
     processes it forks from now on."""
     global _detect_slots
-    _detect_slots = multiprocessing.get_context("fork").Semaphore(count)
+    _detect_slots = DetectionSlots(count)
 
 
 def detection_slot() -> AbstractContextManager[object]:
-    return _detect_slots if _detect_slots is not None else nullcontext()
+    return _detect_slots.held() if _detect_slots is not None else nullcontext()
 
 
 def analysis_options(settings: Settings) -> AnalysisOptions:
