@@ -22,7 +22,7 @@ from facefleet.celery_app import celery_config, create_app
 from facefleet.fleet_status import fleet_status, format_topology, redis_topology
 from facefleet.redis_client import connect, credentials, primary_address, where
 from facefleet.settings import Settings, SettingsError, load_settings
-from facefleet.submit import submit_files
+from facefleet.submit import SubmitSummary, submit_files
 
 pytestmark = pytest.mark.slow
 PASSWORD = "test-only-sentinel-password"
@@ -197,11 +197,25 @@ def test_a_batch_survives_the_primary_stopping(
         sentinel_kwargs = stats[worker.node]["broker"]["transport_options"]["sentinel_kwargs"]
         assert sentinel_kwargs["password"] == "********"
         assert credentials(settings)["password"] not in json.dumps(stats)
-        batch = threading.Thread(
-            target=lambda: summaries.append(
-                submit_files(app, settings, files, out, window=8, task_timeout=300)
-            )
-        )
+        progress: list[SubmitSummary] = []  # the submitter's counters, as it goes
+        raised: list[Exception] = []
+
+        def keep(summary: SubmitSummary) -> None:
+            progress[:] = [summary]
+
+        def run_batch() -> None:
+            # Kept here, so that a batch that fails late is reported by this test, not
+            # raised into whichever test runs next.
+            try:
+                summaries.append(
+                    submit_files(
+                        app, settings, files, out, window=8, task_timeout=300, progress=keep
+                    )
+                )
+            except Exception as exc:  # reported by the assertion below
+                raised.append(exc)
+
+        batch = threading.Thread(target=run_batch, daemon=True)
         batch.start()
         _wait_for(lambda: len(out.getvalue().splitlines()) >= 3, 120, "the first results")
         # The submitter waited for the replica before each task it sent.
@@ -212,7 +226,13 @@ def test_a_batch_survives_the_primary_stopping(
         _wait_for(lambda: topology.primary_port() != first, 30, "Sentinel's failover")
         failover_s = time.monotonic() - stopped
         batch.join(400)
-        assert not batch.is_alive(), "the batch did not finish after the failover"
+        tail = (tmp_path / "worker.log").read_text()[-3000:]
+        assert not batch.is_alive(), (
+            f"the batch did not finish {time.monotonic() - stopped:.0f} s after the primary "
+            f"stopped (failover took {failover_s:.1f} s); the submitter's counters: "
+            f"{progress[-1] if progress else 'none yet'}; the worker's log:\n{tail}"
+        )
+        assert not raised, f"the batch raised {raised[0]!r}; the worker's log:\n{tail}"
     finally:
         worker.stop()
     log = (tmp_path / "worker.log").read_text()[-3000:]
