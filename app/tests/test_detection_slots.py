@@ -6,8 +6,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from facefleet.pipeline import DetectionSlots
 
@@ -73,3 +75,29 @@ def test_threads_share_the_slots_too() -> None:
     for thread in holders:
         thread.join(5)
     assert _got_within(5, _once(slots))
+
+
+def test_a_killed_workers_slot_folder_is_swept_by_the_next() -> None:
+    """A worker's main process killed with SIGKILL never removes its slot folder; the
+    next worker to start on the host does, and leaves a live worker's folder alone."""
+    ready = multiprocessing.get_context("fork").Event()
+
+    def worker() -> None:
+        DetectionSlots(2)
+        ready.set()
+        signal.pause()
+
+    killed = multiprocessing.get_context("fork").Process(target=worker)
+    killed.start()
+    assert ready.wait(10)
+    assert killed.pid is not None
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.join(10)
+    parent = Path(tempfile.gettempdir())
+    [left] = parent.glob(f"{DetectionSlots.PREFIX}{killed.pid}-*")
+    live = DetectionSlots(1)  # this process's: its owner is alive
+    assert not left.exists(), "the killed worker's slot folder is still there"
+    assert live.folder.exists()
+    assert live.folder in parent.glob(f"{DetectionSlots.PREFIX}{os.getpid()}-*")
+    assert live.folder not in DetectionSlots.sweep(parent)
+    assert live.folder.exists()

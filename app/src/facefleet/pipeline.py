@@ -57,13 +57,29 @@ class DetectionSlots:
     (the chaos suite's kill-workers scenario, once: 7 results at the 60 s limit, then 23
     images with no result at all)."""
 
+    PREFIX = "facefleet-detect-slots-"
+
     def __init__(self, count: int) -> None:
         self._owner = os.getpid()
-        self.folder = Path(tempfile.mkdtemp(prefix="facefleet-detect-slots-"))
+        self.sweep(Path(tempfile.gettempdir()))
+        # The owner's pid in the name: a folder whose owner died without its exit
+        # handler (SIGKILL, the OOM killer) is swept by the next worker that starts.
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{self._owner}-"))
         self.paths = [self.folder / f"slot-{n}.lock" for n in range(max(count, 1))]
         for path in self.paths:
             path.touch()
         atexit.register(self._remove)
+
+    @classmethod
+    def sweep(cls, parent: Path) -> list[Path]:
+        """Remove the slot folders in ``parent`` whose owner process is gone; returns them."""
+        gone = []
+        for folder in parent.glob(f"{cls.PREFIX}*-*"):
+            owner = folder.name[len(cls.PREFIX) :].split("-", 1)[0]
+            if owner.isdigit() and not _alive(int(owner)):
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(folder)
+        return gone
 
     def _remove(self) -> None:
         if os.getpid() == self._owner:  # pool children exit without removing it
@@ -84,6 +100,16 @@ class DetectionSlots:
                         fcntl.flock(handle, fcntl.LOCK_UN)
                     return
             time.sleep(SLOT_POLL_SECONDS)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 # A worker's slots, made in its main process before its pool forks (see tasks.py).
