@@ -381,3 +381,42 @@ def test_a_failed_start_after_a_secret_file_shows_its_status_but_not_the_secret(
     assert result["failed"] is True
     assert result["status"] == "redis: failed (Result: exit-code)"
     assert "new-secret-3" not in json.dumps(result)
+
+
+def test_a_secret_file_that_fails_its_validate_is_kept_aside_unshown(tmp_path: Path) -> None:
+    """A validator may quote the file it rejects: for a secret file none of its output
+    comes back. The rejected content waits beside the file (0600) for the operator to
+    check on the host, until the next write of the file removes it."""
+    (tmp_path / "redis.conf").write_text("requirepass old-secret-4\n")
+    paths = [secret_file(tmp_path, "requirepass new-secret-5\nport nonsense\n")]
+    # A validator that quotes the file it rejects.
+    paths[0]["validate"] = "sh -c 'cat %s; exit 3'"
+
+    result = run(tmp_path, paths)
+
+    assert result["failed"] is True
+    assert result["rc"] == 3
+    assert "new-secret-5" not in json.dumps(result)
+    rejected = tmp_path / "redis.conf.rejected"
+    assert f"sh -c 'cat {rejected}; exit 3'" in result["msg"]
+    assert rejected.read_text() == "requirepass new-secret-5\nport nonsense\n"
+    assert mode(rejected) == "0600"
+    assert (tmp_path / "redis.conf").read_text() == "requirepass old-secret-4\n"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".facefleet-")]
+
+    paths[0].update(content="requirepass new-secret-5\nport 6379\n", validate="true %s")
+    assert run(tmp_path, paths)["changed_paths"] == [paths[0]["path"]]
+    assert not rejected.exists()
+
+
+def test_a_plain_file_that_fails_its_validate_shows_the_validators_output(
+    tmp_path: Path,
+) -> None:
+    paths = [{"path": str(tmp_path / "app.conf"), "content": "port = x\n", "mode": "0644"}]
+    paths[0]["validate"] = "sh -c 'echo bad port in %s >&2; exit 1'"
+
+    result = run(tmp_path, paths)
+
+    assert result["failed"] is True
+    assert "bad port in" in result["msg"]
+    assert not (tmp_path / "app.conf.rejected").exists()

@@ -29,11 +29,29 @@ def read(path: str) -> bytes | None:
         return None
 
 
-def write(module: AnsibleModule, path: str, data: bytes, validate: str | None = None) -> None:
+# Where a secret file's content that failed its validate is kept (mode 0600), so that
+# the operator can run the check on the host and see why.
+REJECTED_SUFFIX = ".rejected"
+
+
+def write(
+    module: AnsibleModule,
+    path: str,
+    data: bytes,
+    validate: str | None = None,
+    *,
+    secret: bool = False,
+) -> None:
     """Replace ``path`` atomically (a reader never sees half a file). With ``validate`` (a
     command with ``%s``), the staged copy is checked first, and a failed check fails the
-    module with the file left as it was."""
+    module with the file left as it was.
+
+    A ``secret`` file's failed check returns none of the validator's output, which may
+    quote the file (a type error that names the value). The rejected content is kept
+    beside the file instead, as ``<path>.rejected`` with mode 0600, and the message says
+    how to check it there. The next write of the file removes it."""
     descriptor, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=STAGED_PREFIX)
+    rejected = path + REJECTED_SUFFIX
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -41,6 +59,15 @@ def write(module: AnsibleModule, path: str, data: bytes, validate: str | None = 
             if "%s" not in validate:
                 module.fail_json(msg=f"validate must contain %s: {validate}")
             rc, out, err = module.run_command(validate % staged)
+            if rc != 0 and secret:
+                os.replace(staged, rejected)  # mkstemp made it 0600, its owner is ours
+                module.fail_json(
+                    msg=f"{path}: {validate} failed (rc {rc}). Its output is not shown, as "
+                    f"the file is a secret; the rejected content is in {rejected} (mode "
+                    f"0600): run `{validate % rejected}` on the host to see why. The next "
+                    "write of the file removes it.",
+                    rc=rc,
+                )
             if rc != 0:
                 module.fail_json(
                     msg=f"{path}: {validate} failed (rc {rc}): {(err or out).strip()}",
@@ -49,6 +76,8 @@ def write(module: AnsibleModule, path: str, data: bytes, validate: str | None = 
                     stderr=err,
                 )
         module.atomic_move(staged, path)
+        if secret and os.path.lexists(rejected):
+            os.unlink(rejected)
     finally:
         if os.path.lexists(staged):
             os.unlink(staged)
@@ -117,7 +146,8 @@ def declare_file(
             }
         )
         if not module.check_mode:
-            write(module, path, wanted if staged is None else to_bytes(staged), validate)
+            data = wanted if staged is None else to_bytes(staged)
+            write(module, path, data, validate, secret=secret)
     if current is None and module.check_mode:
         return diffs  # a new file: its attributes are set when it is written
     return settle_attributes(module, path, *attributes, diffs)

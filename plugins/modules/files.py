@@ -123,6 +123,11 @@ options:
             it differs, and the module masks it in everything it returns, its arguments
             included, even when the task fails. The task needs no C(no_log), so that
             the other paths' diffs and a failed start's status stay visible.
+          - When its O(paths[].validate) fails, none of the validator's output is
+            returned, since a validator may quote the file it rejects. The rejected
+            content is kept beside the file as C(<path>.rejected) (mode C(0600)), and the
+            message gives the command to check it on the host. The next write of the file
+            removes it.
         type: bool
         default: false
   service:
