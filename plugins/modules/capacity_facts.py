@@ -113,7 +113,8 @@ def main() -> None:
     )
     try:
         facts = {
-            "processor_vcpus": vcpus(read_text(CPUINFO)),
+            # A /proc/cpuinfo without per-processor entries (s390x): the online CPUs.
+            "processor_vcpus": vcpus(read_text(CPUINFO)) or os.cpu_count() or 1,
             "memtotal_mb": memtotal_mb(read_text(MEMINFO)),
         }
     except (OSError, ValueError) as exc:
