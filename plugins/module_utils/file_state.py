@@ -59,16 +59,16 @@ def write(
             if "%s" not in validate:
                 module.fail_json(msg=f"validate must contain %s: {validate}")
             rc, out, err = module.run_command(validate % staged)
-            if rc != 0 and secret:
-                os.replace(staged, rejected)  # mkstemp made it 0600, its owner is ours
-                module.fail_json(
-                    msg=f"{path}: {validate} failed (rc {rc}). Its output is not shown, as "
-                    f"the file is a secret; the rejected content is in {rejected} (mode "
-                    f"0600): run `{validate % rejected}` on the host to see why. The next "
-                    "write of the file removes it.",
-                    rc=rc,
-                )
             if rc != 0:
+                if secret:
+                    os.replace(staged, rejected)  # mkstemp made it 0600, its owner is ours
+                    module.fail_json(
+                        msg=f"{path}: {validate} failed (rc {rc}). Its output is not shown, "
+                        f"as the file is a secret; the rejected content is in {rejected} "
+                        f"(mode 0600): run `{validate % rejected}` on the host to see why. "
+                        "The next write of the file removes it.",
+                        rc=rc,
+                    )
                 module.fail_json(
                     msg=f"{path}: {validate} failed (rc {rc}): {(err or out).strip()}",
                     rc=rc,
