@@ -1,7 +1,9 @@
 """How long a worker takes from its start until Celery logs it `ready`, started as the
-supervisor programs start it (``python -m facefleet.worker_main``) and with Celery's
-command line (``celery --app=facefleet.celery_app worker``, as they did before), in turns
-against a real redis-server on loopback: prints figures, asserts nothing.
+supervisor programs start it (``python -m facefleet.worker_main``), the same without the
+HOG detector's cache (each start decodes dlib's built-in copy, as before
+facefleet/core/hog_detector.py), and with Celery's command line (``celery
+--app=facefleet.celery_app worker``, as they did before), in turns against a real
+redis-server on loopback: prints figures, asserts nothing.
 
     .venv/bin/python app/bench/worker_start.py [--runs 6] [--pool prefork] [--concurrency 4]
 """
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from harness import redis_server
 
@@ -49,30 +53,42 @@ def main() -> None:
     parser.add_argument("--pool", default="prefork")
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    ways = {
-        "python -m facefleet.worker_main": worker_main.argv(
-            args.pool, args.concurrency, "bench-start@localhost"
+    supervised = worker_main.argv(args.pool, args.concurrency, "bench-start@localhost")
+    scratch = Path(tempfile.mkdtemp(prefix="facefleet-bench-start-"))
+    cache = str(scratch / "detector-cache")
+    # A cache folder below a file: never written, so each start decodes the detector.
+    (scratch / "file").touch()
+    no_cache = str(scratch / "file" / "cache")
+    ways: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -m facefleet.worker_main": (supervised, {"FACEFLEET_DETECTOR_CACHE_DIR": cache}),
+        "the same, without the detector cache": (
+            supervised,
+            {"FACEFLEET_DETECTOR_CACHE_DIR": no_cache},
         ),
-        "celery --app=facefleet.celery_app worker": [
-            sys.executable,
-            "-m",
-            "celery",
-            "--app=facefleet.celery_app",
-            "worker",
-            f"--pool={args.pool}",
-            f"--concurrency={args.concurrency}",
-            "--hostname=bench-start@localhost",
-            "--loglevel=INFO",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        "celery --app=facefleet.celery_app worker": (
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app=facefleet.celery_app",
+                "worker",
+                f"--pool={args.pool}",
+                f"--concurrency={args.concurrency}",
+                "--hostname=bench-start@localhost",
+                "--loglevel=INFO",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            {"FACEFLEET_DETECTOR_CACHE_DIR": cache},
+        ),
     }
     with redis_server() as url:
         env = {**os.environ, "FACEFLEET_REDIS_URL": url, "FACEFLEET_CONFIG": "/nonexistent"}
         seconds: dict[str, list[float]] = {way: [] for way in ways}
         for _ in range(args.runs):
-            for way, argv in ways.items():
-                seconds[way].append(started(argv, env))
+            for way, (argv, extra) in ways.items():
+                seconds[way].append(started(argv, {**env, **extra}))
+    shutil.rmtree(scratch)
     print(f"worker start until ready ({args.pool}, concurrency {args.concurrency}), in turns:")
     for way, times in seconds.items():
         runs = ", ".join(f"{t:.2f}" for t in times)

@@ -143,13 +143,13 @@ def analysis_options(settings: Settings) -> AnalysisOptions:
 
 
 @functools.cache
-def _engine_in(models_dir: str) -> FaceEngine:
-    return shared_engine(locate_model_files(models_dir))
+def _engine_in(models_dir: str, detector_cache: Path) -> FaceEngine:
+    return shared_engine(locate_model_files(models_dir), detector_cache)
 
 
 def engine_for(settings: Settings) -> FaceEngine:
     """The process's engine; the model files are located once, not on every task."""
-    return _engine_in(settings.models_dir)
+    return _engine_in(settings.models_dir, settings.detector_cache)
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
