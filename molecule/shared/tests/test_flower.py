@@ -5,6 +5,7 @@ plain HTTP only redirects."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import host, http_get, role_vars, saved_scale, web_credentials, web_url
@@ -64,3 +65,17 @@ def test_flower_listens_on_loopback_only(flower_host: str) -> None:
     flower = host(flower_host)
     assert flower.socket(f"tcp://127.0.0.1:{settings['fleet_flower_port']}").is_listening
     assert not flower.socket(f"tcp://0.0.0.0:{settings['fleet_flower_port']}").is_listening
+
+
+def test_the_password_hash_is_cheap_for_nginx_to_check(flower_host: str) -> None:
+    """nginx hashes the password of every request it checks, in its event loop: the
+    file's SHA-512 crypt hash has the role's rounds (5000, glibc's default), not
+    Ansible's 656000, which cost 0.5 s of CPU per request."""
+    settings = role_vars(flower_host)
+    line = host(flower_host).file(settings["nginx_auth_file"]).content_string.strip()
+    user, _, hashed = line.partition(":")
+    assert user == web_credentials().partition(":")[0]
+    assert hashed.startswith("$6$"), f"not a SHA-512 crypt hash: {hashed[:12]}..."
+    # crypt(3) leaves rounds=5000 unwritten: it is the default.
+    written = re.match(r"\$6\$rounds=(\d+)\$", hashed)
+    assert (int(written[1]) if written else 5000) == settings["nginx_auth_hash_rounds"]
