@@ -1,15 +1,17 @@
 """Deploy, scaling and throughput on the running lab (`make demo` first), with the seed's
 docker-compose set-up as the anchor, in the same run: prints figures, asserts nothing.
 
-    make bench-scale    (.venv/bin/python bench/scale_lab.py [--runs 3] [--images 54])
+    make bench-scale    (.venv/bin/python bench/scale_lab.py [--runs 5] [--deploys 3] [--images 54])
 
-1. A deploy that changes nothing (the lab is deployed already): its wall time, and that
-   every host reports changed=0.
+1. A deploy that changes nothing (the lab is deployed already), --deploys times: the
+   wall times and their median, and that every host reports changed=0.
 2. Scaling 2 -> 5 workers with `scale.yml -e workers=5`, from its start until 5 workers
    answer a broadcast ping (polled from this controller, not trusted from the playbook),
-   and when the playbook itself returns; median of --runs. Then the same for the seed's
-   `docker-compose up -d --scale celery=5` (../shared/bench/compose-scale-anchor.sh,
-   which needs docker-compose), and the ratio.
+   and when the playbook itself returns. The seed's `docker-compose up -d --scale
+   celery=5` (../shared/bench/compose-scale-anchor.sh, which needs docker-compose) is
+   timed the same way, in turns with facefleet: --runs pairs, each one run of each,
+   which goes first alternating, so that the machine's drift falls on both. Medians,
+   and their ratio.
 3. Throughput: the same batch (the shared photos, repeated) through the lab at 2 workers
    with exact detection (the pipeline as it was) and fast detection (as it is), against
    the bare face_recognition library on this controller's cores (the lab's cores).
@@ -76,17 +78,51 @@ def scale_up(fleet: Fleet, runs: int) -> tuple[list[float], list[float]]:
     return answered, returned
 
 
-def compose_anchor(runs: int) -> float | None:
-    """The seed's compose --scale, timed by the shared anchor script; its median."""
+def compose_anchor() -> float:
+    """One run of the seed's compose --scale, timed by the shared anchor script."""
     result = subprocess.run(
-        ["bash", str(ANCHOR), str(runs)], cwd=REPO, capture_output=True, text=True, check=False
+        ["bash", str(ANCHOR), "1"], cwd=REPO, capture_output=True, text=True, check=False
     )
     match = re.search(r"until all 5 answer ping: median ([\d.]+) s", result.stdout)
     if not match:
-        print(f"compose anchor failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}")
-        return None
-    print(result.stdout.strip().splitlines()[-1])
+        raise SystemExit(
+            f"compose anchor failed:\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
+        )
     return float(match[1])
+
+
+def scale_in_turns(fleet: Fleet, runs: int) -> None:
+    """facefleet's scale.yml and compose's --scale, one run of each per pair."""
+    answered: list[float] = []
+    returned: list[float] = []
+    compose: list[float] = []
+    for pair in range(runs):
+        for way in ("facefleet", "compose") if pair % 2 == 0 else ("compose", "facefleet"):
+            if way == "compose":
+                compose.append(compose_anchor())
+            else:
+                until_answered, until_returned = scale_up(fleet, 1)
+                answered += until_answered
+                returned += until_returned
+        print(
+            f"pair {pair + 1}: facefleet {answered[-1]:.2f} s, compose {compose[-1]:.2f} s",
+            flush=True,
+        )
+    ours, theirs = statistics.median(answered), statistics.median(compose)
+    print(
+        f"facefleet scale.yml 2 -> 5 until all 5 answer ping: median {ours:.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in answered)}); the playbook returned at "
+        f"median {statistics.median(returned):.2f} s"
+    )
+    print(
+        f"compose scale 2 -> 5 until all 5 answer ping: median {theirs:.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in compose)})"
+    )
+    print(
+        f"scale 2 -> 5, in turns: facefleet {ours:.2f} s vs compose {theirs:.2f} s "
+        f"({ours / theirs:.2f}x)",
+        flush=True,
+    )
 
 
 def _bare_one(path: str) -> int:
@@ -114,31 +150,30 @@ def throughput(fleet: Fleet, images: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--images", type=int, default=54)
+    parser.add_argument("--deploys", type=int, default=3, help="no-op deploys timed")
     parser.add_argument("--skip-compose", action="store_true")
     args = parser.parse_args()
     fleet = Fleet.from_inventory()
 
-    seconds, changes = no_op_deploy(fleet)
-    print(f"deploy.yml with nothing to change: {seconds:.1f} s ({changes})", flush=True)
-
-    answered, returned = scale_up(fleet, args.runs)
-    ours = statistics.median(answered)
+    deploys = [no_op_deploy(fleet) for _ in range(args.deploys)]
     print(
-        f"facefleet scale.yml 2 -> 5 until all 5 answer ping: median {ours:.2f} s "
-        f"(runs: {', '.join(f'{t:.2f}' for t in answered)}); the playbook returned at "
-        f"median {statistics.median(returned):.2f} s",
+        f"deploy.yml with nothing to change: median "
+        f"{statistics.median(seconds for seconds, _ in deploys):.1f} s (runs: "
+        f"{', '.join(f'{seconds:.1f}' for seconds, _ in deploys)}; last: {deploys[-1][1]})",
         flush=True,
     )
-    if not args.skip_compose:
-        anchor = compose_anchor(args.runs)
-        if anchor:
-            print(
-                f"scale 2 -> 5: facefleet {ours:.2f} s vs compose {anchor:.2f} s "
-                f"({ours / anchor:.2f}x)",
-                flush=True,
-            )
+
+    if args.skip_compose:
+        answered, _ = scale_up(fleet, args.runs)
+        print(
+            f"facefleet scale.yml 2 -> 5 until all 5 answer ping: median "
+            f"{statistics.median(answered):.2f} s (no compose anchor)",
+            flush=True,
+        )
+    else:
+        scale_in_turns(fleet, args.runs)
     throughput(fleet, args.images)
     fleet.playbook("scale.yml", "-e", "workers=2")
 
