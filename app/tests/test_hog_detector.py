@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from facefleet.core import hog_detector
+from facefleet.core.face_engine import FaceEngine
 from facefleet.core.hog_detector import HogDetectors
+from facefleet.core.model_files import locate_model_files
 from facefleet.settings import load_settings
 
 
@@ -92,3 +94,20 @@ def test_the_cache_folder_follows_the_settings_and_xdg(
     assert load_settings({}, nowhere).detector_cache == tmp_path / "home" / ".cache" / "facefleet"
     chosen = load_settings({"FACEFLEET_DETECTOR_CACHE_DIR": str(tmp_path / "mine")}, nowhere)
     assert chosen.detector_cache == tmp_path / "mine"
+
+
+def test_a_process_without_a_home_keeps_the_detector_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A uid with no HOME and no passwd entry (as some container platforms run) has no
+    home: Path.home() raises RuntimeError. No cache folder then, and the engine works."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    settings = load_settings({}, tmp_path / "none.toml")
+    assert settings.detector_cache is None
+    engine = FaceEngine(locate_model_files(settings.models_dir), settings.detector_cache)
+    engine.warm_up()

@@ -143,7 +143,7 @@ def analysis_options(settings: Settings) -> AnalysisOptions:
 
 
 @functools.cache
-def _engine_in(models_dir: str, detector_cache: Path) -> FaceEngine:
+def _engine_in(models_dir: str, detector_cache: Path | None) -> FaceEngine:
     return shared_engine(locate_model_files(models_dir), detector_cache)
 
 

@@ -158,8 +158,8 @@ class Settings:
     # Folder where each process finds dlib's HOG face detector in its binary form, which
     # loads in milliseconds where decoding dlib's built-in copy takes about 0.4 s (every
     # worker start, every pool thread's first image); the first process writes it.
-    # Empty: $XDG_CACHE_HOME/facefleet, else ~/.cache/facefleet (the workers':
-    # /var/lib/facefleet/.cache/facefleet).
+    # Empty: $XDG_CACHE_HOME/facefleet, else ~/.cache/facefleet (the workers' HOME is the
+    # app's data folder); a process without a home keeps it in memory only.
     detector_cache_dir: str = ""
     # Redis key prefix of the shared gallery.
     gallery_key: str = "facefleet:gallery"
@@ -213,12 +213,17 @@ class Settings:
             )
 
     @property
-    def detector_cache(self) -> Path:
-        """Where the HOG detector's binary form is kept (``detector_cache_dir``, resolved)."""
+    def detector_cache(self) -> Path | None:
+        """Where the HOG detector's binary form is kept (``detector_cache_dir``, resolved);
+        None for a process with no home (an arbitrary uid with no HOME)."""
         if self.detector_cache_dir:
             return Path(self.detector_cache_dir)
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "facefleet"
+        if os.environ.get("XDG_CACHE_HOME"):
+            return Path(os.environ["XDG_CACHE_HOME"]) / "facefleet"
+        try:
+            return Path.home() / ".cache" / "facefleet"
+        except RuntimeError:  # no HOME, and no passwd entry for this uid
+            return None
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:

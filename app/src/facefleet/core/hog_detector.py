@@ -1,9 +1,10 @@
 """dlib's frontal-face HOG detector in milliseconds instead of 0.4 s.
 
 ``dlib.get_frontal_face_detector()`` decodes the detector from a compressed text copy
-built into dlib: about 0.4 s of CPU per call here (``make bench-worker-start`` prints it),
-paid by every worker at start, and by each thread of a threads pool at its first image.
-dlib's own binary form of the same detector loads in about 2 ms. So:
+built into dlib: about 0.4 s of CPU per call on a lab worker, paid by every worker at
+start, and by each thread of a threads pool at its first image. dlib's own binary form
+of the same detector loads in about 2 ms. So (``.venv/bin/python
+app/bench/worker_start.py`` times worker starts with and without the cache):
 
 - a process decodes it once, and keeps its binary form: each further detector (one per
   thread) is made from those bytes;
