@@ -25,7 +25,7 @@ from facefleet.core.face_engine import DetectorOptions, FaceEngine, shared_engin
 from facefleet.core.gallery import Gallery
 from facefleet.core.image_loading import BadImage, ImageLimits, check_file_size
 from facefleet.core.model_files import locate_model_files
-from facefleet.settings import Settings
+from facefleet.settings import Settings, detector_cache_folder
 
 # One full-size decode at a time on a host (every worker, every pool child and thread):
 # fast mode shrinks each image right after decoding it, so only these moments need the
@@ -143,13 +143,14 @@ def analysis_options(settings: Settings) -> AnalysisOptions:
 
 
 @functools.cache
-def _engine_in(models_dir: str, detector_cache: Path | None) -> FaceEngine:
-    return shared_engine(locate_model_files(models_dir), detector_cache)
+def _engine_in(models_dir: str, detector_cache_dir: str) -> FaceEngine:
+    return shared_engine(locate_model_files(models_dir), detector_cache_folder(detector_cache_dir))
 
 
 def engine_for(settings: Settings) -> FaceEngine:
-    """The process's engine; the model files are located once, not on every task."""
-    return _engine_in(settings.models_dir, settings.detector_cache)
+    """The process's engine; the model files and the detector's cache folder are located
+    once, not on every task."""
+    return _engine_in(settings.models_dir, settings.detector_cache_dir)
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:

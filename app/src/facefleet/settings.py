@@ -214,16 +214,8 @@ class Settings:
 
     @property
     def detector_cache(self) -> Path | None:
-        """Where the HOG detector's binary form is kept (``detector_cache_dir``, resolved);
-        None for a process with no home (an arbitrary uid with no HOME)."""
-        if self.detector_cache_dir:
-            return Path(self.detector_cache_dir)
-        if os.environ.get("XDG_CACHE_HOME"):
-            return Path(os.environ["XDG_CACHE_HOME"]) / "facefleet"
-        try:
-            return Path.home() / ".cache" / "facefleet"
-        except RuntimeError:  # no HOME, and no passwd entry for this uid
-            return None
+        """Where the HOG detector's binary form is kept (``detector_cache_dir``, resolved)."""
+        return detector_cache_folder(self.detector_cache_dir)
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -239,6 +231,20 @@ class Settings:
         message is gone: kombu's Redis transport pops it before it records it as
         unacknowledged, so a worker killed in between takes it along."""
         return self.visibility_timeout + RESTORE_SWEEP_SECONDS + self.task_time_limit
+
+
+def detector_cache_folder(configured: str) -> Path | None:
+    """The folder ``detector_cache_dir`` names: itself, else $XDG_CACHE_HOME/facefleet,
+    else ~/.cache/facefleet; None for a process with no home (no HOME, and a uid without
+    a passwd entry)."""
+    if configured:
+        return Path(configured)
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "facefleet"
+    try:
+        return Path.home() / ".cache" / "facefleet"
+    except RuntimeError:  # Path.home() found neither
+        return None
 
 
 def parse_sentinels(text: str) -> list[tuple[str, int]]:
